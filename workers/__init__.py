@@ -1,0 +1,1 @@
+"""GhostPen workers."""
