@@ -1,0 +1,407 @@
+"""One typed settings object, read once from the environment at start-up.
+
+Every variable ``X`` may instead be given as ``X_FILE`` naming a file that holds it (container
+secrets). Loading collects every problem before failing, so an operator sees one line per bad
+or missing value instead of fixing them one restart at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import os
+import re
+from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+
+import msgspec
+
+Environment = Literal["development", "test", "production"]
+LogFormat = Literal["json", "console"]
+
+DEV_JWT_SECRET = "ghostpen-development-secret-change-me-0000"  # noqa: S105 - refused in production
+MIN_SECRET_LENGTH = 32
+DEFAULT_RATE_LIMITS = "anonymous=30/minute,user=300/minute,admin=3000/minute"
+DEFAULT_SUBMIT_RATE_LIMITS = "user=60/minute,admin=600/minute"
+RATE_PATTERN = re.compile(r"^(?P<count>\d+)/(?P<period>second|minute|hour|day)$")
+
+T = TypeVar("T")
+D = TypeVar("D")
+
+
+class ConfigError(Exception):
+    """Raised with every configuration problem found, one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class ModelPrice(msgspec.Struct, frozen=True):
+    """USD per one million tokens; cached prompt tokens are billed at their own rate."""
+
+    prompt: Decimal
+    completion: Decimal
+    cached_prompt: Decimal
+
+
+class SigningKey(msgspec.Struct, frozen=True):
+    """An HMAC key for JWTs; ``kid`` lets old keys verify while a new one signs."""
+
+    kid: str
+    secret: str
+
+
+# Public list prices (USD per 1M tokens) for the default models; extend with MODEL_PRICES.
+DEFAULT_MODEL_PRICES: dict[str, ModelPrice] = {
+    "gpt-4o-mini": ModelPrice(Decimal("0.15"), Decimal("0.60"), Decimal("0.075")),
+    "gpt-4o": ModelPrice(Decimal("2.50"), Decimal("10.00"), Decimal("1.25")),
+    "gpt-4.1-mini": ModelPrice(Decimal("0.40"), Decimal("1.60"), Decimal("0.10")),
+    "gpt-4.1": ModelPrice(Decimal("2.00"), Decimal("8.00"), Decimal("0.50")),
+    "ghostpen-offline": ModelPrice(Decimal("0"), Decimal("0"), Decimal("0")),
+}
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Validated configuration shared by the gateway, the workers and the CLI."""
+
+    env: Environment
+    database_url: str
+    database_read_url: str | None
+    db_pool_size: int
+    db_max_overflow: int
+    db_pool_timeout: float
+    db_statement_timeout_ms: int
+    redis_url: str
+    jwt_keys: tuple[SigningKey, ...]
+    jwt_issuer: str
+    jwt_audience: str
+    access_token_ttl: int
+    refresh_token_ttl: int
+    openai_api_keys: tuple[str, ...]
+    openai_base_url: str | None
+    openai_model: str
+    openai_timeout: float
+    model_prices: dict[str, ModelPrice]
+    allowed_origins: tuple[str, ...]
+    rate_limits: dict[str, str]
+    submit_rate_limits: dict[str, str]
+    trusted_proxies: tuple[str, ...]
+    webhook_allow_private_networks: bool
+    max_body_bytes: int
+    job_max_attempts: int
+    job_timeout: float
+    worker_concurrency: int
+    worker_poll_delay: float
+    log_level: str
+    log_format: LogFormat
+    admin_password: str | None
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def offline_generation(self) -> bool:
+        """No model key: generation uses the clearly labelled offline backend."""
+        return not self.openai_api_keys
+
+    def price_for(self, model: str) -> ModelPrice | None:
+        return self.model_prices.get(model)
+
+
+class _Reader:
+    """Reads raw values (``X`` or ``X_FILE``) and records problems instead of raising."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.problems: list[str] = []
+
+    def raw(self, name: str) -> str | None:
+        file_name = self.environ.get(f"{name}_FILE")
+        if file_name:
+            if name in self.environ:
+                self.problems.append(f"{name}: set both {name} and {name}_FILE; choose one")
+            try:
+                return Path(file_name).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                self.problems.append(f"{name}_FILE: cannot read {file_name!r} ({exc.strerror})")
+                return None
+        value = self.environ.get(name)
+        return value.strip() if value is not None else None
+
+    def get(self, name: str, parse: Callable[[str], T], default: D) -> T | D:
+        value = self.raw(name)
+        if value is None or value == "":
+            return default
+        try:
+            return parse(value)
+        except ValueError as exc:
+            self.problems.append(f"{name}: {exc}")
+            return default
+
+    def required(self, name: str, parse: Callable[[str], T], hint: str) -> T | None:
+        value = self.raw(name)
+        if not value:
+            self.problems.append(f"{name}: required ({hint})")
+            return None
+        try:
+            return parse(value)
+        except ValueError as exc:
+            self.problems.append(f"{name}: {exc}")
+            return None
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {value!r}") from None
+    if number <= 0:
+        raise ValueError(f"must be greater than 0, got {number}")
+    return number
+
+
+def _non_negative_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {value!r}") from None
+    if number < 0:
+        raise ValueError(f"must not be negative, got {number}")
+    return number
+
+
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"expected a number, got {value!r}") from None
+    if not number > 0:
+        raise ValueError(f"must be greater than 0, got {value}")
+    return number
+
+
+def _duration(value: str) -> int:
+    """Seconds, or a number with a unit suffix: ``900``, ``15m``, ``30d``."""
+    match = re.fullmatch(r"(\d+)\s*([smhd]?)", value)
+    if not match:
+        raise ValueError(f"expected seconds or a duration like 15m, 12h, 30d; got {value!r}")
+    factor = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    seconds = int(match.group(1)) * factor
+    if seconds <= 0:
+        raise ValueError("must be greater than 0")
+    return seconds
+
+
+def _boolean(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _choice(*choices: str) -> Callable[[str], Any]:
+    def parse(value: str) -> str:
+        lowered = value.lower()
+        if lowered not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}; got {value!r}")
+        return lowered
+
+    return parse
+
+
+def _rate_table(value: str) -> dict[str, str]:
+    """``role=N/period`` pairs, e.g. ``user=300/minute,admin=3000/minute``."""
+    table: dict[str, str] = {}
+    for item in _csv(value):
+        role, sep, rate = item.partition("=")
+        if not sep or not RATE_PATTERN.match(rate.strip()):
+            raise ValueError(f"expected role=N/second|minute|hour|day pairs, got {item!r}")
+        table[role.strip()] = rate.strip()
+    return table
+
+
+def _cidrs(value: str) -> tuple[str, ...]:
+    networks = []
+    for item in _csv(value):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ValueError(f"not an IP network: {item!r}") from None
+    return tuple(networks)
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    origins = _csv(value)
+    for origin in origins:
+        if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+            raise ValueError(f"expected origins like https://app.example.com, got {origin!r}")
+    return origins
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError(f"expected an http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def _redis_url(value: str) -> str:
+    if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+        raise ValueError("expected redis://, rediss:// or unix:// URL")
+    return value
+
+
+def _model_prices(value: str) -> dict[str, ModelPrice]:
+    """JSON ``{"model": {"prompt": "0.15", "completion": "0.6", "cached_prompt": "0.075"}}``."""
+    try:
+        raw = msgspec.json.decode(value, type=dict[str, dict[str, str | float | int]])
+        prices = {}
+        for model, entry in raw.items():
+            prompt = Decimal(str(entry["prompt"]))
+            prices[model] = ModelPrice(
+                prompt=prompt,
+                completion=Decimal(str(entry["completion"])),
+                cached_prompt=Decimal(str(entry.get("cached_prompt", prompt))),
+            )
+    except (msgspec.ValidationError, msgspec.DecodeError, KeyError, InvalidOperation) as exc:
+        raise ValueError(f"expected JSON of per-model USD prices per 1M tokens ({exc})") from None
+    return prices
+
+
+def _single_key(value: str) -> tuple[SigningKey, ...]:
+    """One secret; its key id is derived from it so tokens name the key that signed them."""
+    digest = hashlib.sha256(value.encode()).hexdigest()[:12]
+    return (SigningKey(kid=f"k{digest}", secret=value),)
+
+
+def _key_set(value: str) -> tuple[SigningKey, ...]:
+    """``kid1:secret1,kid2:secret2``: the first key signs, every key verifies (rotation)."""
+    keys = []
+    for item in _csv(value):
+        kid, sep, secret = item.partition(":")
+        if not sep or not kid.strip() or not secret.strip():
+            raise ValueError("expected kid:secret pairs separated by commas")
+        keys.append(SigningKey(kid=kid.strip(), secret=secret.strip()))
+    if len({key.kid for key in keys}) != len(keys):
+        raise ValueError("key ids must be unique")
+    return tuple(keys)
+
+
+def normalize_database_url(value: str) -> str:
+    """Turn the usual Postgres URL forms into SQLAlchemy's ``postgresql+asyncpg`` form.
+
+    Accepts ``postgresql://``, ``postgres://`` and ``postgresql+asyncpg://``; a Unix socket
+    given as ``?host=/path`` (libpq style) is kept, since asyncpg reads it from the query.
+    libpq-only query options that asyncpg does not understand are translated or dropped.
+    """
+    parts = urlsplit(value)
+    if parts.scheme not in {"postgres", "postgresql", "postgresql+asyncpg"}:
+        raise ValueError(f"expected a postgresql:// URL, got scheme {parts.scheme!r}")
+    query = []
+    for key, item in parse_qsl(parts.query, keep_blank_values=True):
+        if key == "sslmode":
+            query.append(("ssl", item))
+        elif key in {"host", "port", "ssl", "application_name", "options", "passfile"}:
+            query.append((key, item))
+    has_socket = any(key == "host" for key, _ in query)
+    if not parts.hostname and not has_socket:
+        raise ValueError("the URL names no host (give user@host:port/db or ?host=/socket/dir)")
+    if not parts.path.strip("/"):
+        raise ValueError("the URL names no database (add /dbname)")
+    netloc = parts.netloc
+    if parts.password is not None:
+        user = quote(unquote(parts.username or ""), safe="")
+        password = quote(unquote(parts.password), safe="")
+        host = parts.netloc.rpartition("@")[2]
+        netloc = f"{user}:{password}@{host}" if password else f"{user}@{host}"
+    return urlunsplit(("postgresql+asyncpg", netloc, parts.path, urlencode(query), ""))
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the environment; raise :class:`ConfigError` listing every problem."""
+    env_map = os.environ if environ is None else environ
+    read = _Reader(env_map)
+    env: Environment = read.get(
+        "GHOSTPEN_ENV", _choice("development", "test", "production"), "development"
+    )
+    production = env == "production"
+    database_url = read.required(
+        "DATABASE_URL", normalize_database_url, "e.g. postgresql://user:pass@host:5432/ghostpen"
+    )
+    redis_url = read.required("REDIS_URL", _redis_url, "e.g. redis://localhost:6379/0")
+    jwt_keys = read.get("JWT_KEYS", _key_set, ()) + read.get("JWT_SECRET", _single_key, ())
+    if not jwt_keys:
+        if production:
+            read.problems.append("JWT_SECRET: required (at least 32 random characters)")
+        jwt_keys = _single_key(DEV_JWT_SECRET)
+    openai_keys = read.get("OPENAI_API_KEYS", _csv, ()) or read.get("OPENAI_API_KEY", _csv, ())
+    origins = read.get("ALLOWED_ORIGINS", _origins, ())
+    default_format: LogFormat = "console" if env == "development" else "json"
+
+    if production:
+        for key in jwt_keys:
+            if key.secret == DEV_JWT_SECRET or len(key.secret) < MIN_SECRET_LENGTH:
+                read.problems.append(
+                    f"JWT_SECRET: key {key.kid!r} is the default or shorter than "
+                    f"{MIN_SECRET_LENGTH} characters; production needs a long random secret"
+                )
+        if "*" in origins:
+            read.problems.append("ALLOWED_ORIGINS: wildcard '*' is refused in production")
+        if not openai_keys:
+            read.problems.append("OPENAI_API_KEYS: required in production (no offline backend)")
+
+    prices = dict(DEFAULT_MODEL_PRICES)
+    prices.update(read.get("MODEL_PRICES", _model_prices, {}))
+    settings_kwargs: dict[str, Any] = {
+        "env": env,
+        "database_url": database_url,
+        "database_read_url": read.get("DATABASE_READ_URL", normalize_database_url, None),
+        "db_pool_size": read.get("DB_POOL_SIZE", _positive_int, 10),
+        "db_max_overflow": read.get("DB_MAX_OVERFLOW", _non_negative_int, 10),
+        "db_pool_timeout": read.get("DB_POOL_TIMEOUT", _positive_float, 2.0),
+        "db_statement_timeout_ms": read.get("DB_STATEMENT_TIMEOUT_MS", _positive_int, 15_000),
+        "redis_url": redis_url,
+        "jwt_keys": jwt_keys,
+        "jwt_issuer": read.get("JWT_ISSUER", str, "ghostpen"),
+        "jwt_audience": read.get("JWT_AUDIENCE", str, "ghostpen-api"),
+        "access_token_ttl": read.get("ACCESS_TOKEN_TTL", _duration, 900),
+        "refresh_token_ttl": read.get("REFRESH_TOKEN_TTL", _duration, 30 * 86400),
+        "openai_api_keys": openai_keys,
+        "openai_base_url": read.get("OPENAI_BASE_URL", _http_url, None),
+        "openai_model": read.get("OPENAI_MODEL", str, "gpt-4o-mini"),
+        "openai_timeout": read.get("OPENAI_TIMEOUT", _positive_float, 60.0),
+        "model_prices": prices,
+        "allowed_origins": origins,
+        "rate_limits": read.get("RATE_LIMITS", _rate_table, _rate_table(DEFAULT_RATE_LIMITS)),
+        "submit_rate_limits": read.get(
+            "SUBMIT_RATE_LIMITS", _rate_table, _rate_table(DEFAULT_SUBMIT_RATE_LIMITS)
+        ),
+        "trusted_proxies": read.get("TRUSTED_PROXIES", _cidrs, ()),
+        "webhook_allow_private_networks": read.get(
+            "WEBHOOK_ALLOW_PRIVATE_NETWORKS", _boolean, False
+        ),
+        "max_body_bytes": read.get("MAX_BODY_BYTES", _positive_int, 1024 * 1024),
+        "job_max_attempts": read.get("JOB_MAX_ATTEMPTS", _positive_int, 5),
+        "job_timeout": read.get("JOB_TIMEOUT", _positive_float, 300.0),
+        "worker_concurrency": read.get("WORKER_CONCURRENCY", _positive_int, 10),
+        "worker_poll_delay": read.get("WORKER_POLL_DELAY", _positive_float, 0.05),
+        "log_level": read.get(
+            "LOG_LEVEL", _choice("trace", "debug", "info", "warning", "error"), "info"
+        ).upper(),
+        "log_format": read.get("LOG_FORMAT", _choice("json", "console"), default_format),
+        "admin_password": read.raw("GHOSTPEN_ADMIN_PASSWORD"),
+    }
+    if read.problems:
+        raise ConfigError(read.problems)
+    return Settings(**settings_kwargs)

@@ -1,0 +1,1 @@
+"""Database access: one MetaData, engines, and the unit of work."""

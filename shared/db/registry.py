@@ -1,0 +1,19 @@
+"""Imports every model module so the one MetaData knows every table (Alembic, tests)."""
+
+from shared.auth import models as auth_models
+from shared.billing import models as billing_models
+from shared.db.base import Base
+from shared.jobs import models as job_models
+from shared.profiles import models as profile_models
+from shared.queue import models as queue_models
+
+metadata = Base.metadata
+
+__all__ = [
+    "auth_models",
+    "billing_models",
+    "job_models",
+    "metadata",
+    "profile_models",
+    "queue_models",
+]

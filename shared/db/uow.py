@@ -1,0 +1,55 @@
+"""The unit of work: one session, one transaction, and the messages it must send.
+
+Entry points (gateway requests, worker tasks) own it; services only add and flush. Messages
+go into the outbox inside the transaction and reach Redis only after the commit succeeded,
+so a worker never sees a job its database row does not back.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+import msgspec
+from arq.connections import ArqRedis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.queue import outbox
+from shared.queue.models import OutboxMessage
+
+
+class UnitOfWork:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], queue: ArqRedis) -> None:
+        self.session = sessions()
+        self._queue = queue
+        self._pending: list[OutboxMessage] = []
+
+    def enqueue(self, task: str, queue_job_id: str, payload: msgspec.Struct) -> None:
+        """Send ``task`` once this unit of work commits (never if it rolls back)."""
+        item = outbox.message(task, queue_job_id, payload)
+        self.session.add(item)
+        self._pending.append(item)
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        pending, self._pending = self._pending, []
+        if pending:
+            await outbox.send(self.session, self._queue, pending)
+
+    async def rollback(self) -> None:
+        self._pending.clear()
+        await self.session.rollback()
+
+    async def __aenter__(self) -> UnitOfWork:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if exc_type is not None:
+                await self.rollback()
+        finally:
+            await self.session.close()

@@ -1,0 +1,63 @@
+"""Generation jobs: the durable record of every accepted request and its outcome."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.clock import utcnow
+from shared.db.base import ID_LENGTH, Base, created_at_column, id_column
+
+STATUSES = ("queued", "running", "succeeded", "failed", "canceled")
+TERMINAL_STATUSES = frozenset({"succeeded", "failed", "canceled"})
+ACTIVE_STATUSES = ("queued", "running")
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('queued', 'running', 'succeeded', 'failed', 'canceled')", name="status"
+        ),
+        # Listing is newest first by id (ids are time-ordered), optionally filtered.
+        Index(None, "user_id", "id"),
+        Index(None, "user_id", "status", "id"),
+        Index(None, "batch_id", "id", postgresql_where=text("batch_id IS NOT NULL")),
+        Index(None, "schedule_id", "id", postgresql_where=text("schedule_id IS NOT NULL")),
+        # Operational counts and the sweeper only look at unfinished jobs.
+        Index(
+            "ix_jobs_active_status",
+            "status",
+            postgresql_where=text("status IN ('queued', 'running')"),
+        ),
+    )
+
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE")
+    )
+    # No foreign key: deleting a profile must not rewrite job history.
+    profile_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    platform: Mapped[str] = mapped_column(String(16))
+    topic: Mapped[str] = mapped_column(Text)
+    options: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    batch_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    schedule_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    template_version: Mapped[str | None] = mapped_column(String(16))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    traceparent: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = created_at_column()
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,0 +1,1 @@
+"""The job queue: task names, msgspec payloads, ARQ plumbing and the outbox relay."""

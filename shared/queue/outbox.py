@@ -1,0 +1,76 @@
+"""Outbox relay: send committed messages to ARQ, then forget them.
+
+The message row is written in the transaction that causes it, so nothing committed is ever
+lost; the relay sends right after the commit and the sweeper re-sends whatever the relay
+could not (Redis down, process killed between commit and send). A double send is harmless:
+ARQ drops a second job with the same ``_job_id`` while the first is queued, and tasks are
+idempotent after that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+import msgspec
+from arq.connections import ArqRedis
+from loguru import logger
+from redis.exceptions import RedisError
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.clock import utcnow
+from shared.queue.models import OutboxMessage
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(dict[str, object])
+
+
+def message(task: str, queue_job_id: str, payload: msgspec.Struct) -> OutboxMessage:
+    return OutboxMessage(task=task, queue_job_id=queue_job_id, payload=_encoder.encode(payload))
+
+
+async def send(
+    session: AsyncSession, queue: ArqRedis, messages: Sequence[OutboxMessage]
+) -> int:
+    """Enqueue ``messages`` and delete the sent ones; return how many were sent.
+
+    Runs in its own short transaction after the business commit; on a Redis failure the
+    rows stay for the sweeper and the caller's request still succeeds.
+    """
+    sent: list[int] = []
+    try:
+        for item in messages:
+            await queue.enqueue_job(
+                item.task, _decoder.decode(item.payload), _job_id=item.queue_job_id
+            )
+            sent.append(item.id)
+    except (RedisError, OSError) as exc:
+        logger.warning("outbox.send_deferred", error=type(exc).__name__, pending=len(messages))
+    if sent:
+        await session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(sent)))
+        await session.commit()
+    return len(sent)
+
+
+async def sweep(
+    session: AsyncSession, queue: ArqRedis, *, older_than: timedelta, limit: int = 500
+) -> int:
+    """Re-send messages the relay left behind; ``SKIP LOCKED`` keeps sweepers apart."""
+    rows = (
+        await session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.created_at < utcnow() - older_than)
+            .order_by(OutboxMessage.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    if not rows:
+        await session.rollback()
+        return 0
+    count = await send(session, queue, rows)
+    await session.rollback()
+    if count:
+        logger.info("outbox.swept", sent=count)
+    return count
