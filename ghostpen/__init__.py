@@ -1,1 +1,1 @@
-"""GhostPen ghostpen."""
+"""The ``ghostpen`` command line: dev, migrate, gateway, worker, create-admin."""

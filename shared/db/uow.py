@@ -7,6 +7,7 @@ so a worker never sees a job its database row does not back.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 
 import msgspec
@@ -20,8 +21,13 @@ from shared.queue.models import OutboxMessage
 class UnitOfWork:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], queue: ArqRedis) -> None:
         self.session = sessions()
-        self._queue = queue
+        self.queue = queue
         self._pending: list[OutboxMessage] = []
+        self._after_commit: list[Callable[[], Awaitable[None]]] = []
+
+    def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run ``callback`` once the transaction has committed (notifications, not state)."""
+        self._after_commit.append(callback)
 
     def enqueue(self, task: str, queue_job_id: str, payload: msgspec.Struct) -> None:
         """Send ``task`` once this unit of work commits (never if it rolls back)."""
@@ -32,11 +38,15 @@ class UnitOfWork:
     async def commit(self) -> None:
         await self.session.commit()
         pending, self._pending = self._pending, []
+        callbacks, self._after_commit = self._after_commit, []
         if pending:
-            await outbox.send(self.session, self._queue, pending)
+            await outbox.send(self.session, self.queue, pending)
+        for callback in callbacks:
+            await callback()
 
     async def rollback(self) -> None:
         self._pending.clear()
+        self._after_commit.clear()
         await self.session.rollback()
 
     async def __aenter__(self) -> UnitOfWork:

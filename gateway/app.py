@@ -1,0 +1,126 @@
+"""The gateway: a thin Litestar app that authenticates, validates, records and enqueues.
+
+It never calls the model; generation happens in the workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, Router
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import ASGIApp
+
+from gateway.controllers.auth import ApiKeyController, AuthController, MeController, SessionController
+from gateway.controllers.jobs import JobController
+from gateway.controllers.operations import OperationsController
+from gateway.controllers.profiles import ProfileController
+from gateway.dependencies import (
+    provide_client_ip,
+    provide_principal,
+    provide_settings,
+    provide_uow,
+)
+from gateway.middleware import request_context
+from gateway.problems import EXCEPTION_HANDLERS
+from gateway.state import GatewayState
+from shared.config import Settings, load_settings
+from shared.db.engine import Database
+from shared.jobs.events import JobEventHub
+from shared.observability.logging import configure_logging
+from shared.observability.tracing import configure_tracing, instrument_asgi
+from shared.queue.client import connect
+
+API_PREFIX = "/api/v1"
+
+
+def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
+        db = Database.from_settings(settings, application_name="ghostpen-gateway")
+        redis = connect(settings.redis_url)
+        hub = JobEventHub(redis)
+        hub.start()
+        app.state["gateway"] = GatewayState(settings=settings, db=db, redis=redis, job_events=hub)
+        try:
+            yield
+        finally:
+            await hub.stop()
+            await redis.aclose()
+            await db.dispose()
+
+    return lifespan
+
+
+def _openapi() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="GhostPen API",
+        version="1.0.0",
+        description="Social-media posts in a specific author's voice, as asynchronous jobs.",
+        path=API_PREFIX,
+        render_plugins=[JsonRenderPlugin(), SwaggerRenderPlugin(path="/docs")],
+        components=Components(
+            security_schemes={
+                "BearerAuth": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    description="An access token (JWT) from /auth/login, or an API key (gp_...).",
+                )
+            }
+        ),
+    )
+
+
+def create_litestar(settings: Settings) -> Litestar:
+    api = Router(
+        path=API_PREFIX,
+        route_handlers=[
+            AuthController,
+            MeController,
+            ApiKeyController,
+            SessionController,
+            ProfileController,
+            JobController,
+        ],
+    )
+    return Litestar(
+        route_handlers=[api, OperationsController],
+        dependencies={
+            "settings": Provide(provide_settings, sync_to_thread=False),
+            "uow": Provide(provide_uow),
+            "principal": Provide(provide_principal),
+            "client_ip": Provide(provide_client_ip, sync_to_thread=False),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        openapi_config=_openapi(),
+        cors_config=CORSConfig(
+            allow_origins=list(settings.allowed_origins),
+            allow_credentials="*" not in settings.allowed_origins,
+            expose_headers=["Location", "X-Request-ID", "Retry-After"],
+        )
+        if settings.allowed_origins
+        else None,
+        request_max_body_size=settings.max_body_bytes,
+        lifespan=[_lifespan(settings)],
+        state=State({}),
+        debug=False,
+    )
+
+
+def create_app(settings: Settings) -> ASGIApp:
+    """The served ASGI app: Litestar inside tracing, inside the request context."""
+    return request_context(instrument_asgi(create_litestar(settings)))
+
+
+def create_app_from_env() -> ASGIApp:
+    """Factory for ``uvicorn --factory`` (one per server process)."""
+    settings = load_settings()
+    configure_logging(level=settings.log_level, fmt=settings.log_format, service="gateway")
+    configure_tracing("ghostpen-gateway")
+    return create_app(settings)

@@ -1,0 +1,89 @@
+"""Generation jobs: submit (202), read with long poll, list, cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.dependencies import gateway_state, provide_read_session
+from shared.auth.principal import Principal
+from shared.db.uow import UnitOfWork
+from shared.jobs import service
+from shared.jobs.schemas import MAX_WAIT_SECONDS, JobCreate, JobOut, JobStatus
+from shared.observability.tracing import current_traceparent
+from shared.pagination import DEFAULT_LIMIT, Limit, Page
+
+READ = {"scope": "jobs:read"}
+WRITE = {"scope": "jobs:write"}
+
+
+class JobController(Controller):
+    path = "/jobs"
+    tags = ["jobs"]
+    security = [{"BearerAuth": []}]  # noqa: RUF012 - Litestar reads a class attribute
+    dependencies = {"session": Provide(provide_read_session)}  # noqa: RUF012
+
+    @post(opt=WRITE, status_code=202, summary="Submit a generation job")
+    async def submit(
+        self,
+        request: Request[Any, Any, Any],
+        data: JobCreate,
+        uow: UnitOfWork,
+        principal: Principal,
+        state: State,
+    ) -> Response[JobOut]:
+        job = await service.submit(
+            uow,
+            gateway_state(state).settings,
+            principal.user_id,
+            data,
+            request_id=request.scope["state"].get("request_id"),  # type: ignore[typeddict-item]
+            traceparent=current_traceparent(),
+        )
+        return Response(job, status_code=202, headers={"Location": f"/api/v1/jobs/{job.id}"})
+
+    @get("/{job_id:str}", opt=READ, summary="Get a job; ?wait=N holds until it finishes")
+    async def get_job(
+        self,
+        job_id: str,
+        principal: Principal,
+        state: State,
+        wait: Annotated[float, Parameter(ge=0, le=MAX_WAIT_SECONDS)] = 0,
+    ) -> JobOut:
+        gateway = gateway_state(state)
+        if wait > 0:
+            return await service.wait(
+                gateway.db.sessions, gateway.job_events, principal.user_id, job_id, wait
+            )
+        async with gateway.db.read_sessions() as session:
+            return await service.get(session, principal.user_id, job_id)
+
+    @get(opt=READ, summary="List your jobs, newest first")
+    async def list_jobs(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        status: JobStatus | None = None,
+        batch_id: Annotated[str | None, Parameter(max_length=64)] = None,
+        schedule_id: Annotated[str | None, Parameter(max_length=64)] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Annotated[str | None, Parameter(max_length=200)] = None,
+    ) -> Page[JobOut]:
+        return await service.list_jobs(
+            session,
+            principal.user_id,
+            status=status,
+            batch_id=batch_id,
+            schedule_id=schedule_id,
+            limit=limit,
+            cursor=cursor,
+        )
+
+    @post("/{job_id:str}/cancel", opt=WRITE, status_code=200, summary="Cancel an unfinished job")
+    async def cancel(self, job_id: str, uow: UnitOfWork, principal: Principal) -> JobOut:
+        return await service.cancel(uow, principal.user_id, job_id)

@@ -1,0 +1,95 @@
+"""Operations endpoints outside /api/v1: liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+from litestar import Controller, MediaType, Response, get
+from litestar.datastructures import State
+from loguru import logger
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.dependencies import gateway_state
+from gateway.state import GatewayState
+from shared.db.migrations import current_revision, head_revision
+from shared.jobs.repository import count_active_by_status
+from shared.observability.metrics import JOBS_BY_STATUS, LIVE_WORKERS, QUEUE_DEPTH, render_latest
+from shared.queue.client import QUEUE_NAME
+from shared.queue.heartbeat import live_workers
+
+CHECK_TIMEOUT = 2.0
+
+
+class Check(msgspec.Struct):
+    ok: bool
+    detail: str
+
+
+class Readiness(msgspec.Struct):
+    status: str
+    checks: dict[str, Check]
+
+
+async def _database(gateway: GatewayState) -> Check:
+    async with gateway.db.sessions() as session:
+        revision = await current_revision(session)
+    head = head_revision()
+    if revision != head:
+        return Check(ok=False, detail=f"schema at {revision}, code expects {head}: run ghostpen migrate")
+    return Check(ok=True, detail=f"reachable, schema at head {head}")
+
+
+async def _redis(gateway: GatewayState) -> Check:
+    await gateway.redis.ping()
+    return Check(ok=True, detail="reachable")
+
+
+async def _workers(gateway: GatewayState) -> Check:
+    count = await live_workers(gateway.redis)
+    return Check(ok=count > 0, detail=f"{count} live worker(s)")
+
+
+async def _run(name: str, probe: Any, gateway: GatewayState) -> tuple[str, Check]:
+    try:
+        return name, await asyncio.wait_for(probe(gateway), CHECK_TIMEOUT)
+    except (SQLAlchemyError, RedisError, OSError, TimeoutError) as exc:
+        return name, Check(ok=False, detail=f"unreachable ({type(exc).__name__})")
+
+
+class OperationsController(Controller):
+    tags = ["operations"]
+    include_in_schema = False
+
+    @get("/health/live", summary="The process is up")
+    async def live(self) -> dict[str, str]:
+        return {"status": "ok"}
+
+    @get("/health/ready", summary="Postgres, Redis, schema at head and a live worker")
+    async def ready(self, state: State) -> Response[Readiness]:
+        gateway = gateway_state(state)
+        results = await asyncio.gather(
+            _run("database", _database, gateway),
+            _run("redis", _redis, gateway),
+            _run("workers", _workers, gateway),
+        )
+        checks = dict(results)
+        ok = all(check.ok for check in checks.values())
+        body = Readiness(status="ok" if ok else "unavailable", checks=checks)
+        return Response(body, status_code=200 if ok else 503, headers={} if ok else {"Retry-After": "5"})
+
+    @get("/metrics", media_type=MediaType.TEXT, summary="Prometheus metrics")
+    async def metrics(self, state: State) -> Response[bytes]:
+        gateway = gateway_state(state)
+        try:
+            async with gateway.db.read_sessions() as session:
+                for status, count in (await count_active_by_status(session)).items():
+                    JOBS_BY_STATUS.labels(status).set(count)
+            QUEUE_DEPTH.set(await gateway.redis.zcard(QUEUE_NAME))
+            LIVE_WORKERS.set(await live_workers(gateway.redis))
+        except (SQLAlchemyError, RedisError, OSError) as exc:
+            logger.warning("metrics.state_unavailable", error=type(exc).__name__)
+        body, content_type = render_latest()
+        return Response(body, media_type=content_type)

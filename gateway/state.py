@@ -1,0 +1,19 @@
+"""Process-wide resources of a gateway, created in its lifespan on the serving event loop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from arq.connections import ArqRedis
+
+from shared.config import Settings
+from shared.db.engine import Database
+from shared.jobs.events import JobEventHub
+
+
+@dataclass(slots=True)
+class GatewayState:
+    settings: Settings
+    db: Database
+    redis: ArqRedis
+    job_events: JobEventHub

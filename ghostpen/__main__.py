@@ -1,0 +1,3 @@
+from ghostpen.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,84 @@
+"""Job completion events over Redis pub/sub, so long polls never hot-poll Postgres.
+
+Workers publish a job id once its terminal state is committed. Each gateway process keeps ONE
+subscription and wakes the requests waiting on that id. Losing an event costs latency only:
+waiters always re-read Postgres when they wake or time out, and every waiter is woken when
+the subscription is re-established after a Redis outage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from collections.abc import Iterator
+
+from loguru import logger
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from shared.queue.client import JOB_EVENTS_CHANNEL
+
+
+async def publish_finished(redis: Redis, job_id: str) -> None:
+    """Best effort: a missed event only delays a long poll until its timeout."""
+    try:
+        await redis.publish(JOB_EVENTS_CHANNEL, job_id)
+    except (RedisError, OSError) as exc:
+        logger.warning("job.event_publish_failed", job_id=job_id, error=type(exc).__name__)
+
+
+class JobEventHub:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._waiters: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._listen(), name="job-event-hub")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    @contextlib.contextmanager
+    def waiter(self, job_id: str) -> Iterator[asyncio.Event]:
+        """Register before reading the job, so an event between read and wait is not lost."""
+        event = asyncio.Event()
+        self._waiters[job_id].add(event)
+        try:
+            yield event
+        finally:
+            waiters = self._waiters.get(job_id)
+            if waiters is not None:
+                waiters.discard(event)
+                if not waiters:
+                    del self._waiters[job_id]
+
+    def _wake(self, job_id: str) -> None:
+        for event in self._waiters.get(job_id, ()):
+            event.set()
+
+    def _wake_all(self) -> None:
+        for waiters in self._waiters.values():
+            for event in waiters:
+                event.set()
+
+    async def _listen(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                async with self._redis.pubsub() as pubsub:
+                    await pubsub.subscribe(JOB_EVENTS_CHANNEL)
+                    self._wake_all()
+                    delay = 0.5
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            data = message["data"]
+                            self._wake(data.decode() if isinstance(data, bytes) else str(data))
+            except (RedisError, OSError) as exc:
+                logger.warning("job.event_hub_reconnect", error=type(exc).__name__, delay=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)

@@ -1,0 +1,83 @@
+"""All SQL for jobs. State changes are conditional updates, so terminal states never move."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.clock import utcnow
+from shared.errors import NotFound
+from shared.jobs.models import ACTIVE_STATUSES, Job
+
+
+async def get_owned(session: AsyncSession, user_id: str, job_id: str) -> Job:
+    """Raises NotFound for unknown ids and for other users' jobs alike."""
+    job = await session.scalar(select(Job).where(Job.id == job_id, Job.user_id == user_id))
+    if job is None:
+        raise NotFound("job not found")
+    return job
+
+
+async def get(session: AsyncSession, job_id: str) -> Job | None:
+    return await session.get(Job, job_id, populate_existing=True)
+
+
+async def list_owned(
+    session: AsyncSession,
+    user_id: str,
+    *,
+    status: str | None,
+    batch_id: str | None,
+    schedule_id: str | None,
+    after_id: str | None,
+    limit: int,
+) -> Sequence[Job]:
+    query = select(Job).where(Job.user_id == user_id)
+    if status:
+        query = query.where(Job.status == status)
+    if batch_id:
+        query = query.where(Job.batch_id == batch_id)
+    if schedule_id:
+        query = query.where(Job.schedule_id == schedule_id)
+    if after_id:
+        query = query.where(Job.id < after_id)
+    return (await session.scalars(query.order_by(Job.id.desc()).limit(limit))).all()
+
+
+async def transition(
+    session: AsyncSession, job_id: str, *, from_statuses: Sequence[str], **values: Any
+) -> Job | None:
+    """Move a job only if it is in one of ``from_statuses``; return it, or None if it was not.
+
+    This is the one way job state changes: a conditional UPDATE, so a late worker result can
+    never overwrite a cancel, and a terminal job never changes again.
+    """
+    values.setdefault("updated_at", utcnow())
+    result = await session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_(from_statuses))
+        .values(**values)
+        .returning(Job)
+        .execution_options(synchronize_session=False)
+    )
+    return result.scalar_one_or_none()
+
+
+async def count_active_by_status(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(
+        select(Job.status, func.count())
+        .where(Job.status.in_(ACTIVE_STATUSES))
+        .group_by(Job.status)
+    )
+    counts = dict.fromkeys(ACTIVE_STATUSES, 0)
+    counts.update({status: count for status, count in rows.tuples()})
+    return counts
+
+
+def finished_now() -> dict[str, datetime]:
+    now = utcnow()
+    return {"finished_at": now, "updated_at": now}

@@ -1,0 +1,83 @@
+"""Generation job API shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from shared.style import Platform
+
+JobStatus = Literal["queued", "running", "succeeded", "failed", "canceled"]
+Topic = Annotated[str, msgspec.Meta(min_length=1, max_length=2_000)]
+WebhookUrl = Annotated[str, msgspec.Meta(max_length=2_048, pattern=r"^https?://[^\s]+$")]
+MetadataKey = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+MetadataValue = Annotated[str, msgspec.Meta(max_length=500)] | int | float | bool | None
+Metadata = Annotated[dict[MetadataKey, MetadataValue], msgspec.Meta(max_length=50)]
+MAX_WAIT_SECONDS = 60
+
+
+class JobOptions(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    language: Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")] | None = (
+        None
+    )
+    target_length: Annotated[int, msgspec.Meta(ge=20, le=63_206)] | None = None
+    model: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    temperature: Annotated[float, msgspec.Meta(ge=0, le=2)] | None = None
+    variant: Annotated[int, msgspec.Meta(ge=1, le=100)] | None = None
+
+
+class JobCreate(msgspec.Struct, forbid_unknown_fields=True):
+    profile_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    platform: Platform
+    topic: Topic
+    options: JobOptions | None = None
+    webhook_url: WebhookUrl | None = None
+    metadata: Metadata | None = None
+
+
+class UsageOut(msgspec.Struct):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    cached_prompt_tokens: int = 0
+
+
+class StyleScoreOut(msgspec.Struct):
+    overall: float
+    features: dict[str, float]
+
+
+class JobResult(msgspec.Struct):
+    text: str
+    style_score: StyleScoreOut
+    model: str
+    backend: str
+    usage: UsageOut
+    cost_usd: str
+    template_version: str
+
+
+class JobError(msgspec.Struct):
+    code: str
+    message: str
+
+
+class JobOut(msgspec.Struct):
+    id: str
+    status: JobStatus
+    profile_id: str
+    platform: str
+    topic: str
+    options: dict[str, Any]
+    metadata: dict[str, Any]
+    attempts: int
+    created_at: datetime
+    batch_id: str | None = None
+    schedule_id: str | None = None
+    webhook_url: str | None = None
+    result: JobResult | None = None
+    error: JobError | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None

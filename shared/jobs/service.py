@@ -1,0 +1,165 @@
+"""Generation jobs: accept, list, wait for and cancel them (the gateway side)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.clock import utcnow
+from shared.config import Settings
+from shared.db.uow import UnitOfWork
+from shared.errors import Conflict, FieldError, ValidationFailed
+from shared.ids import new_id
+from shared.jobs import events, repository
+from shared.jobs.events import JobEventHub
+from shared.jobs.models import ACTIVE_STATUSES, TERMINAL_STATUSES, Job
+from shared.jobs.schemas import JobCreate, JobError, JobOut, JobResult
+from shared.pagination import Page, decode_cursor, page_of
+from shared.profiles import repository as profiles
+from shared.queue.tasks import GENERATION_RUN, GenerationPayload
+
+
+def to_out(job: Job) -> JobOut:
+    return JobOut(
+        id=job.id,
+        status=job.status,  # type: ignore[arg-type]
+        profile_id=job.profile_id,
+        platform=job.platform,
+        topic=job.topic,
+        options=job.options,
+        metadata=job.meta,
+        attempts=job.attempts,
+        created_at=job.created_at,
+        batch_id=job.batch_id,
+        schedule_id=job.schedule_id,
+        webhook_url=job.webhook_url,
+        result=msgspec.convert(job.result, JobResult) if job.result else None,
+        error=JobError(code=job.error_code, message=job.error_message or "")
+        if job.error_code
+        else None,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+    )
+
+
+async def submit(
+    uow: UnitOfWork,
+    settings: Settings,
+    user_id: str,
+    data: JobCreate,
+    *,
+    request_id: str | None,
+    traceparent: str | None,
+) -> JobOut:
+    """Record the job and send it to the workers once committed.
+
+    Raises NotFound (profile unknown or not the caller's) and ValidationFailed (model unknown).
+    """
+    await profiles.get_owned(uow.session, user_id, data.profile_id)
+    options: dict[str, Any] = msgspec.to_builtins(data.options) if data.options else {}
+    model = options.get("model")
+    if model is not None and settings.price_for(model) is None:
+        raise ValidationFailed(
+            errors=[FieldError("options.model", f"unknown model; known: {_known(settings)}")]
+        )
+    now = utcnow()
+    job = Job(
+        id=new_id("job"),
+        user_id=user_id,
+        profile_id=data.profile_id,
+        platform=data.platform,
+        topic=data.topic,
+        options=options,
+        meta=data.metadata or {},
+        status="queued",
+        attempts=0,
+        webhook_url=data.webhook_url,
+        request_id=request_id,
+        traceparent=traceparent,
+        created_at=now,
+        updated_at=now,
+    )
+    uow.session.add(job)
+    uow.enqueue(
+        GENERATION_RUN,
+        job.id,
+        GenerationPayload(job_id=job.id, request_id=request_id, traceparent=traceparent),
+    )
+    return to_out(job)
+
+
+def _known(settings: Settings) -> str:
+    return ", ".join(sorted(settings.model_prices))
+
+
+async def get(session: AsyncSession, user_id: str, job_id: str) -> JobOut:
+    """Raises NotFound."""
+    return to_out(await repository.get_owned(session, user_id, job_id))
+
+
+async def wait(
+    sessions: async_sessionmaker[AsyncSession],
+    hub: JobEventHub,
+    user_id: str,
+    job_id: str,
+    timeout: float,
+) -> JobOut:
+    """Return the job once it is terminal or ``timeout`` elapses (long poll).
+
+    Holds no database connection while waiting; wakes on the job's completion event.
+    Raises NotFound.
+    """
+    with hub.waiter(job_id) as finished:
+        async with sessions() as session:
+            job = await repository.get_owned(session, user_id, job_id)
+        if job.status in TERMINAL_STATUSES:
+            return to_out(job)
+        try:
+            await asyncio.wait_for(finished.wait(), timeout)
+        except TimeoutError:
+            pass
+    async with sessions() as session:
+        return to_out(await repository.get_owned(session, user_id, job_id))
+
+
+async def list_jobs(
+    session: AsyncSession,
+    user_id: str,
+    *,
+    status: str | None,
+    batch_id: str | None,
+    schedule_id: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[JobOut]:
+    rows = await repository.list_owned(
+        session,
+        user_id,
+        status=status,
+        batch_id=batch_id,
+        schedule_id=schedule_id,
+        after_id=decode_cursor(cursor),
+        limit=limit + 1,
+    )
+    return page_of([to_out(row) for row in rows], limit, "id")
+
+
+async def cancel(uow: UnitOfWork, user_id: str, job_id: str) -> JobOut:
+    """Cancel a job that has not finished. Raises NotFound, or Conflict if already terminal."""
+    job = await repository.get_owned(uow.session, user_id, job_id)
+    canceled = await repository.transition(
+        uow.session,
+        job.id,
+        from_statuses=ACTIVE_STATUSES,
+        status="canceled",
+        error_code="canceled",
+        error_message="canceled by the user",
+        **repository.finished_now(),
+    )
+    if canceled is None:
+        raise Conflict(f"job is already {job.status}")
+    uow.after_commit(lambda: events.publish_finished(uow.queue, canceled.id))
+    return to_out(canceled)

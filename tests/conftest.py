@@ -1,0 +1,205 @@
+"""Shared fixtures: a real Postgres database and Redis db per test run, the fake model over
+HTTP, the gateway served by uvicorn on a real port, and an in-process ARQ worker.
+
+Each test run gets its own database (migrated once with Alembic) and its own Redis logical
+database; tables are truncated after every test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from arq.connections import ArqRedis
+from arq.worker import Worker
+from sqlalchemy import text
+
+from gateway.app import create_app
+from shared.config import Settings, load_settings
+from shared.db.engine import Database
+from shared.db.migrations import upgrade_to_head
+from shared.db.registry import metadata
+from shared.db.uow import UnitOfWork
+from shared.queue.client import connect
+from tests.fakes.openai_server import FakeOpenAI
+from tests.support.services import (
+    claim_redis_db,
+    create_test_database,
+    postgres_admin_url,
+    redis_base_url,
+)
+from workers.main import create_worker
+
+TEST_JWT_SECRET = "test-only-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+TEST_MODEL_KEYS = ("sk-test-primary-0000000000", "sk-test-secondary-000000000")
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    url, drop = create_test_database(postgres_admin_url())
+    upgrade_to_head(url)
+    yield url
+    drop()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    url, release = claim_redis_db(redis_base_url())
+    yield url
+    release()
+
+
+@pytest.fixture(scope="session")
+def fake_openai() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI(api_keys=TEST_MODEL_KEYS) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _reset_fake_openai(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "fake_openai" in request.fixturenames:
+        request.getfixturevalue("fake_openai").reset()
+
+
+def base_env(database_url: str, redis_url: str, fake: FakeOpenAI) -> dict[str, str]:
+    """The environment the black-box acceptance run uses, pointed at this run's services."""
+    return {
+        "GHOSTPEN_ENV": "test",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "JWT_SECRET": TEST_JWT_SECRET,
+        "OPENAI_API_KEYS": ",".join(TEST_MODEL_KEYS),
+        "OPENAI_BASE_URL": fake.base_url,
+        "OPENAI_MODEL": "gpt-4o-mini",
+        "OPENAI_TIMEOUT": "5",
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "info",
+        "ALLOWED_ORIGINS": "https://app.example.com",
+        "WORKER_POLL_DELAY": "0.05",
+        "JOB_MAX_ATTEMPTS": "3",
+    }
+
+
+@pytest.fixture(scope="session")
+def env(database_url: str, redis_url: str, fake_openai: FakeOpenAI) -> dict[str, str]:
+    return base_env(database_url, redis_url, fake_openai)
+
+
+@pytest.fixture(scope="session")
+def settings(env: dict[str, str]) -> Settings:
+    return load_settings(env)
+
+
+@pytest.fixture(scope="session")
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    database = Database.from_settings(settings, application_name="ghostpen-tests")
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture(scope="session")
+async def redis(settings: Settings) -> AsyncIterator[ArqRedis]:
+    client = connect(settings.redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def uow_factory(db: Database, redis: ArqRedis) -> Any:
+    return lambda: UnitOfWork(db.sessions, redis)
+
+
+@pytest.fixture(autouse=True)
+async def _clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    yield
+    if "db" not in request.fixturenames:
+        return
+    database: Database = request.getfixturevalue("db")
+    tables = ", ".join(table.name for table in metadata.sorted_tables)
+    async with database.engine.begin() as connection:
+        await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(scope="session")
+async def gateway_url(settings: Settings) -> AsyncIterator[str]:
+    """The real app behind uvicorn on an ephemeral port, in the test event loop."""
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=0, log_config=None, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await task
+
+
+@pytest.fixture
+async def api(gateway_url: str, db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=gateway_url, timeout=70) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def worker(settings: Settings, db: Database) -> AsyncIterator[Worker]:
+    """A real ARQ worker polling this run's Redis db, in the test event loop."""
+    arq_worker = create_worker(settings, handle_signals=False)
+    task = asyncio.create_task(arq_worker.async_run())
+    yield arq_worker
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await arq_worker.close()
+
+
+@dataclass
+class TestUser:
+    __test__ = False
+
+    user_id: str
+    email: str
+    password: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+async def register_and_login(api: httpx.AsyncClient, email: str | None = None) -> TestUser:
+    email = email or f"user-{uuid.uuid4().hex[:10]}@example.com"
+    created = await api.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD})
+    assert created.status_code == 201, created.text
+    tokens = await api.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert tokens.status_code == 200, tokens.text
+    body = tokens.json()
+    return TestUser(
+        user_id=created.json()["id"],
+        email=email,
+        password=PASSWORD,
+        access_token=body["access_token"],
+        refresh_token=body["refresh_token"],
+    )
+
+
+@pytest.fixture
+def make_user(api: httpx.AsyncClient) -> Any:
+    async def make(email: str | None = None) -> TestUser:
+        return await register_and_login(api, email)
+
+    return make

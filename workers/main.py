@@ -1,0 +1,104 @@
+"""The ARQ worker, configured in one place: tasks, their limits, cron jobs and lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from typing import Any
+
+from arq import cron
+from arq.worker import Worker, func
+from loguru import logger
+
+from shared.config import Settings
+from shared.db.engine import Database
+from shared.queue import heartbeat, serializer
+from shared.queue.client import QUEUE_NAME, connect
+from shared.queue.tasks import GENERATION_RUN, OUTBOX_SWEEP
+from workers.context import WorkerDeps, deps_of
+from workers.providers import build_provider
+from workers.tasks import generation_run, outbox_sweep
+
+# ARQ may re-deliver a job after a crash; give it room beyond our own attempt cap, which
+# the task enforces itself so the job row always ends terminal.
+EXTRA_DELIVERIES = 3
+SWEEP_SECONDS = set(range(0, 60, 10))
+
+
+def _on_startup(settings: Settings) -> Any:
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        provider = build_provider(
+            settings.openai_api_keys, settings.openai_base_url, settings.openai_timeout
+        )
+        ctx["deps"] = WorkerDeps(
+            settings=settings,
+            db=Database.from_settings(settings, application_name="ghostpen-worker"),
+            redis=ctx["redis"],
+            provider=provider,
+            worker_id=worker_id,
+        )
+        ctx["heartbeat"] = asyncio.create_task(_heartbeat(ctx["redis"], worker_id))
+        logger.info("worker.started", worker_id=worker_id, backend=provider.name)
+
+    return on_startup
+
+
+async def _heartbeat(redis: Any, worker_id: str) -> None:
+    while True:
+        with contextlib.suppress(Exception):
+            await heartbeat.beat(redis, worker_id)
+        await asyncio.sleep(heartbeat.HEARTBEAT_INTERVAL)
+
+
+async def _on_shutdown(ctx: dict[str, Any]) -> None:
+    task: asyncio.Task[None] | None = ctx.get("heartbeat")
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    if "deps" in ctx:
+        deps = deps_of(ctx)
+        with contextlib.suppress(Exception):
+            await heartbeat.leave(deps.redis, deps.worker_id)
+        await deps.provider.aclose()
+        await deps.db.dispose()
+    logger.info("worker.stopped")
+
+
+def create_worker(
+    settings: Settings,
+    *,
+    concurrency: int | None = None,
+    burst: bool = False,
+    handle_signals: bool = True,
+) -> Worker:
+    """Build the worker; ``burst`` drains the queue and exits (tests, one-off runs)."""
+    return Worker(
+        functions=[
+            func(
+                generation_run,
+                name=GENERATION_RUN,
+                timeout=settings.job_timeout,
+                max_tries=settings.job_max_attempts + EXTRA_DELIVERIES,
+                keep_result=0,
+            )
+        ],
+        cron_jobs=[
+            cron(outbox_sweep, name=OUTBOX_SWEEP, second=SWEEP_SECONDS, unique=True, timeout=30)
+        ],
+        redis_pool=connect(settings.redis_url),
+        queue_name=QUEUE_NAME,
+        job_serializer=serializer.serialize,
+        job_deserializer=serializer.deserialize,
+        on_startup=_on_startup(settings),
+        on_shutdown=_on_shutdown,
+        max_jobs=concurrency or settings.worker_concurrency,
+        poll_delay=settings.worker_poll_delay,
+        keep_result=0,
+        burst=burst,
+        handle_signals=handle_signals,
+        health_check_interval=30,
+    )

@@ -1,0 +1,41 @@
+"""ARQ task functions: decode the payload, set up log and trace context, call one service."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import msgspec
+from loguru import logger
+from opentelemetry.trace import SpanKind
+
+from shared.observability.tracing import context_from_traceparent, get_tracer
+from shared.queue import outbox
+from shared.queue.tasks import GenerationPayload
+from workers import generation
+from workers.context import deps_of
+
+tracer = get_tracer("ghostpen.workers")
+SWEEP_AFTER = timedelta(seconds=10)
+
+
+async def generation_run(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
+    """Generate the post for one job (idempotent; see workers.generation)."""
+    message = msgspec.convert(payload, GenerationPayload)
+    with (
+        tracer.start_as_current_span(
+            "generation.run",
+            context=context_from_traceparent(message.traceparent),
+            kind=SpanKind.CONSUMER,
+            attributes={"ghostpen.job_id": message.job_id, "arq.job_try": ctx.get("job_try", 1)},
+        ),
+        logger.contextualize(job_id=message.job_id, request_id=message.request_id),
+    ):
+        return await generation.run(deps_of(ctx), message)
+
+
+async def outbox_sweep(ctx: dict[str, Any]) -> int:
+    """Re-send committed messages the relay could not send (e.g. Redis was down)."""
+    deps = deps_of(ctx)
+    async with deps.db.sessions() as session:
+        return await outbox.sweep(session, deps.redis, older_than=SWEEP_AFTER)
