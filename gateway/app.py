@@ -34,7 +34,7 @@ from shared.config import Settings, load_settings
 from shared.db.engine import Database
 from shared.jobs.events import JobEventHub
 from shared.observability.logging import configure_logging
-from shared.observability.tracing import configure_tracing, instrument_asgi
+from shared.observability.tracing import configure_tracing, instrument_asgi, shutdown_tracing
 from shared.queue.client import connect
 
 API_PREFIX = "/api/v1"
@@ -54,6 +54,7 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
             await hub.stop()
             await redis.aclose()
             await db.dispose()
+            shutdown_tracing()
 
     return lifespan
 

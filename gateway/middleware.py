@@ -16,6 +16,8 @@ from shared.observability.logging import new_request_id, valid_request_id
 from shared.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 REQUEST_ID_HEADER = b"x-request-id"
+# Clients choose the method string; bound the label set so metrics cardinality stays fixed.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
@@ -59,7 +61,7 @@ def request_context(app: ASGIApp) -> ASGIApp:
             finally:
                 elapsed = time.perf_counter() - started
                 route = scope.get("path_template") or "unmatched"
-                method = scope["method"]
+                method = scope["method"] if scope["method"] in KNOWN_METHODS else "OTHER"
                 HTTP_REQUESTS.labels(method, route, str(status_code)).inc()
                 HTTP_LATENCY.labels(method, route).observe(elapsed)
 

@@ -14,6 +14,7 @@ from loguru import logger
 
 from shared.config import Settings
 from shared.db.engine import Database
+from shared.observability.tracing import shutdown_tracing
 from shared.queue import heartbeat, serializer
 from shared.queue.client import QUEUE_NAME, connect
 from shared.queue.tasks import GENERATION_RUN, OUTBOX_SWEEP
@@ -65,6 +66,7 @@ async def _on_shutdown(ctx: dict[str, Any]) -> None:
             await heartbeat.leave(deps.redis, deps.worker_id)
         await deps.provider.aclose()
         await deps.db.dispose()
+    shutdown_tracing()
     logger.info("worker.stopped")
 
 

@@ -1,0 +1,134 @@
+"""Configuration: every problem reported at once, X_FILE secrets, production refusals."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from shared.config import ConfigError, load_settings, normalize_database_url
+
+BASE = {
+    "DATABASE_URL": "postgresql://ghostpen:pw@db.internal:5432/ghostpen",
+    "REDIS_URL": "redis://cache:6379/0",
+}
+STRONG = "s" * 48
+
+
+def problems(environ: dict[str, str]) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ)
+    return caught.value.problems
+
+
+def test_minimal_development_config_uses_safe_defaults() -> None:
+    settings = load_settings(BASE)
+    assert settings.env == "development"
+    assert settings.database_url == "postgresql+asyncpg://ghostpen:pw@db.internal:5432/ghostpen"
+    assert settings.offline_generation
+    assert settings.access_token_ttl == 900
+    assert settings.log_format == "console"
+    assert settings.max_body_bytes == 1024 * 1024
+
+
+def test_every_problem_is_reported_on_its_own_line() -> None:
+    found = problems({"DB_POOL_SIZE": "lots", "ACCESS_TOKEN_TTL": "-1", "LOG_FORMAT": "xml"})
+    joined = "\n".join(found)
+    for name in ("DATABASE_URL", "REDIS_URL", "DB_POOL_SIZE", "ACCESS_TOKEN_TTL", "LOG_FORMAT"):
+        assert name in joined
+    assert len(found) == 5
+
+
+def test_file_variant_reads_container_secrets(tmp_path: Path) -> None:
+    secret = tmp_path / "jwt"
+    secret.write_text(STRONG + "\n")
+    keys = tmp_path / "keys"
+    keys.write_text("sk-one,sk-two")
+    settings = load_settings(
+        {**BASE, "JWT_SECRET_FILE": str(secret), "OPENAI_API_KEYS_FILE": str(keys)}
+    )
+    assert settings.jwt_keys[0].secret == STRONG
+    assert settings.openai_api_keys == ("sk-one", "sk-two")
+
+
+def test_unreadable_secret_file_is_a_clear_problem(tmp_path: Path) -> None:
+    found = problems({**BASE, "JWT_SECRET_FILE": str(tmp_path / "missing")})
+    assert found == [f"JWT_SECRET_FILE: cannot read '{tmp_path / 'missing'}' (No such file or directory)"]
+
+
+def test_production_refuses_defaults_wildcard_cors_and_missing_model_key() -> None:
+    found = problems({**BASE, "GHOSTPEN_ENV": "production", "ALLOWED_ORIGINS": "*"})
+    joined = "\n".join(found)
+    assert "JWT_SECRET: required" in joined
+    assert "ALLOWED_ORIGINS: wildcard" in joined
+    assert "OPENAI_API_KEYS: required in production" in joined
+
+
+def test_production_refuses_short_secret() -> None:
+    found = problems(
+        {**BASE, "GHOSTPEN_ENV": "production", "JWT_SECRET": "short", "OPENAI_API_KEYS": "sk-x"}
+    )
+    assert any("shorter than 32" in problem for problem in found)
+
+
+def test_production_accepts_a_strong_setup() -> None:
+    settings = load_settings(
+        {
+            **BASE,
+            "GHOSTPEN_ENV": "production",
+            "JWT_SECRET": STRONG,
+            "OPENAI_API_KEYS": "sk-a,sk-b",
+            "ALLOWED_ORIGINS": "https://app.example.com",
+        }
+    )
+    assert settings.is_production
+    assert settings.log_format == "json"
+    assert settings.allowed_origins == ("https://app.example.com",)
+
+
+def test_key_set_rotation_first_key_signs() -> None:
+    settings = load_settings({**BASE, "JWT_KEYS": f"new:{STRONG},old:{'o' * 40}"})
+    assert [key.kid for key in settings.jwt_keys] == ["new", "old"]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://u@h:5432/db", "postgresql+asyncpg://u@h:5432/db"),
+        ("postgres://u:p@h/db", "postgresql+asyncpg://u:p@h/db"),
+        ("postgresql://u:p%40ss@h/db", "postgresql+asyncpg://u:p%40ss@h/db"),
+        (
+            "postgresql://postgres@/ghostpen?host=/var/run/postgresql",
+            "postgresql+asyncpg://postgres@/ghostpen?host=%2Fvar%2Frun%2Fpostgresql",
+        ),
+        ("postgresql://u@h/db?sslmode=require", "postgresql+asyncpg://u@h/db?ssl=require"),
+    ],
+)
+def test_database_url_forms_are_converted_for_asyncpg(url: str, expected: str) -> None:
+    assert normalize_database_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    "url", ["mysql://u@h/db", "postgresql://u@h:5432", "postgresql:///db"]
+)
+def test_bad_database_urls_are_refused(url: str) -> None:
+    with pytest.raises(ValueError, match=r"."):
+        normalize_database_url(url)
+
+
+def test_model_prices_extend_the_table() -> None:
+    settings = load_settings(
+        {**BASE, "MODEL_PRICES": '{"house-model": {"prompt": "1", "completion": "2"}}'}
+    )
+    price = settings.price_for("house-model")
+    assert price is not None
+    assert price.cached_prompt == Decimal("1")
+    assert settings.price_for("gpt-4o-mini") is not None
+    assert "MODEL_PRICES" in problems({**BASE, "MODEL_PRICES": "not json"})[0]
+
+
+def test_rate_tables_and_proxies_are_validated() -> None:
+    found = problems({**BASE, "RATE_LIMITS": "user=lots", "TRUSTED_PROXIES": "10.0.0.0/8,nope"})
+    assert any(problem.startswith("RATE_LIMITS") for problem in found)
+    assert any(problem.startswith("TRUSTED_PROXIES") for problem in found)
