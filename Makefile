@@ -28,7 +28,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/bandit -q -c pyproject.toml -r $(PACKAGES)
+	$(VENV)/bin/bandit -q -ll -c pyproject.toml -r $(PACKAGES)
 
 fmt: install
 	$(VENV)/bin/ruff check --fix .

@@ -17,7 +17,12 @@ from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ASGIApp
 
-from gateway.controllers.auth import ApiKeyController, AuthController, MeController, SessionController
+from gateway.controllers.auth import (
+    ApiKeyController,
+    AuthController,
+    MeController,
+    SessionController,
+)
 from gateway.controllers.jobs import JobController
 from gateway.controllers.operations import OperationsController
 from gateway.controllers.profiles import ProfileController
@@ -64,8 +69,10 @@ def _openapi() -> OpenAPIConfig:
         title="GhostPen API",
         version="1.0.0",
         description="Social-media posts in a specific author's voice, as asynchronous jobs.",
-        path=API_PREFIX,
-        render_plugins=[JsonRenderPlugin(), SwaggerRenderPlugin(path="/docs")],
+        # The docs router owns every path below its own, so it lives under /docs; the
+        # contract's /api/v1/openapi.json is served by OperationsController.
+        path=f"{API_PREFIX}/docs",
+        render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin()],
         components=Components(
             security_schemes={
                 "BearerAuth": SecurityScheme(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from loguru import logger
 
@@ -36,11 +37,12 @@ def _incoming_request_id(scope: Scope) -> str:
 
 def request_context(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
+        http_scope = scope
         request_id = _incoming_request_id(scope)
-        state: dict[str, Any] = scope.setdefault("state", {})  # type: ignore[typeddict-item]
+        state: dict[str, Any] = http_scope.setdefault("state", {})
         state["request_id"] = request_id
         status_code = 500
         started = time.perf_counter()
@@ -60,8 +62,8 @@ def request_context(app: ASGIApp) -> ASGIApp:
                 await app(scope, receive, send_with_headers)
             finally:
                 elapsed = time.perf_counter() - started
-                route = scope.get("path_template") or "unmatched"
-                method = scope["method"] if scope["method"] in KNOWN_METHODS else "OTHER"
+                route = http_scope.get("path_template") or "unmatched"
+                method = http_scope["method"] if http_scope["method"] in KNOWN_METHODS else "OTHER"
                 HTTP_REQUESTS.labels(method, route, str(status_code)).inc()
                 HTTP_LATENCY.labels(method, route).observe(elapsed)
 

@@ -111,7 +111,7 @@ def _wait_ready(base: str, children: list[subprocess.Popen[bytes]]) -> bool:
         if any(child.poll() is not None for child in children):
             return False
         try:
-            with urllib.request.urlopen(f"{base}/health/ready", timeout=2) as response:  # noqa: S310 - our own local URL
+            with urllib.request.urlopen(f"{base}/health/ready", timeout=2) as response:  # noqa: S310  # nosec B310
                 if response.status == 200:
                     return True
         except (urllib.error.URLError, OSError):

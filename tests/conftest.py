@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -163,7 +164,10 @@ async def worker(settings: Settings, db: Database) -> AsyncIterator[Worker]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-    await arq_worker.close()
+    with warnings.catch_warnings():
+        # arq's close() still calls redis-py's deprecated close(); it also runs on_shutdown.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        await arq_worker.close()
 
 
 @dataclass

@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.dependencies import gateway_state, provide_read_session
@@ -16,7 +16,7 @@ from shared.db.uow import UnitOfWork
 from shared.jobs import service
 from shared.jobs.schemas import MAX_WAIT_SECONDS, JobCreate, JobOut, JobStatus
 from shared.observability.tracing import current_traceparent
-from shared.pagination import DEFAULT_LIMIT, Limit, Page
+from shared.pagination import DEFAULT_LIMIT, Page
 
 READ = {"scope": "jobs:read"}
 WRITE = {"scope": "jobs:write"}
@@ -25,16 +25,16 @@ WRITE = {"scope": "jobs:write"}
 class JobController(Controller):
     path = "/jobs"
     tags = ["jobs"]
-    security = [{"BearerAuth": []}]  # noqa: RUF012 - Litestar reads a class attribute
-    dependencies = {"session": Provide(provide_read_session)}  # noqa: RUF012
+    security = [{"BearerAuth": []}]
+    dependencies = {"session": Provide(provide_read_session)}
 
     @post(opt=WRITE, status_code=202, summary="Submit a generation job")
     async def submit(
         self,
         request: Request[Any, Any, Any],
-        data: JobCreate,
-        uow: UnitOfWork,
-        principal: Principal,
+        data: JSONBody[JobCreate],
+        uow: NamedDependency[UnitOfWork],
+        principal: NamedDependency[Principal],
         state: State,
     ) -> Response[JobOut]:
         job = await service.submit(
@@ -42,7 +42,7 @@ class JobController(Controller):
             gateway_state(state).settings,
             principal.user_id,
             data,
-            request_id=request.scope["state"].get("request_id"),  # type: ignore[typeddict-item]
+            request_id=request.scope["state"].get("request_id"),
             traceparent=current_traceparent(),
         )
         return Response(job, status_code=202, headers={"Location": f"/api/v1/jobs/{job.id}"})
@@ -50,10 +50,10 @@ class JobController(Controller):
     @get("/{job_id:str}", opt=READ, summary="Get a job; ?wait=N holds until it finishes")
     async def get_job(
         self,
-        job_id: str,
-        principal: Principal,
+        job_id: FromPath[str],
+        principal: NamedDependency[Principal],
         state: State,
-        wait: Annotated[float, Parameter(ge=0, le=MAX_WAIT_SECONDS)] = 0,
+        wait: Annotated[float, QueryParameter(ge=0, le=MAX_WAIT_SECONDS)] = 0,
     ) -> JobOut:
         gateway = gateway_state(state)
         if wait > 0:
@@ -66,13 +66,13 @@ class JobController(Controller):
     @get(opt=READ, summary="List your jobs, newest first")
     async def list_jobs(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        status: JobStatus | None = None,
-        batch_id: Annotated[str | None, Parameter(max_length=64)] = None,
-        schedule_id: Annotated[str | None, Parameter(max_length=64)] = None,
-        limit: Limit = DEFAULT_LIMIT,
-        cursor: Annotated[str | None, Parameter(max_length=200)] = None,
+        session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        status: FromQuery[JobStatus | None] = None,
+        batch_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        schedule_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = DEFAULT_LIMIT,
+        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> Page[JobOut]:
         return await service.list_jobs(
             session,
@@ -85,5 +85,10 @@ class JobController(Controller):
         )
 
     @post("/{job_id:str}/cancel", opt=WRITE, status_code=200, summary="Cancel an unfinished job")
-    async def cancel(self, job_id: str, uow: UnitOfWork, principal: Principal) -> JobOut:
+    async def cancel(
+        self,
+        job_id: FromPath[str],
+        uow: NamedDependency[UnitOfWork],
+        principal: NamedDependency[Principal],
+    ) -> JobOut:
         return await service.cancel(uow, principal.user_id, job_id)

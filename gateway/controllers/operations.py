@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import msgspec
-from litestar import Controller, MediaType, Response, get
+from litestar import Controller, MediaType, Request, Response, get
 from litestar.datastructures import State
 from loguru import logger
 from redis.exceptions import RedisError
@@ -38,7 +38,9 @@ async def _database(gateway: GatewayState) -> Check:
         revision = await current_revision(session)
     head = head_revision()
     if revision != head:
-        return Check(ok=False, detail=f"schema at {revision}, code expects {head}: run ghostpen migrate")
+        return Check(
+            ok=False, detail=f"schema at {revision}, code expects {head}: run ghostpen migrate"
+        )
     return Check(ok=True, detail=f"reachable, schema at head {head}")
 
 
@@ -78,7 +80,13 @@ class OperationsController(Controller):
         checks = dict(results)
         ok = all(check.ok for check in checks.values())
         body = Readiness(status="ok" if ok else "unavailable", checks=checks)
-        return Response(body, status_code=200 if ok else 503, headers={} if ok else {"Retry-After": "5"})
+        return Response(
+            body, status_code=200 if ok else 503, headers={} if ok else {"Retry-After": "5"}
+        )
+
+    @get("/api/v1/openapi.json", summary="The OpenAPI 3.1 document")
+    async def openapi(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
+        return request.app.openapi_schema.to_schema()
 
     @get("/metrics", media_type=MediaType.TEXT, summary="Prometheus metrics")
     async def metrics(self, state: State) -> Response[bytes]:

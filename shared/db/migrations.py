@@ -13,8 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import migrations
 
-VERSION_TABLE = "alembic_version"
-
 
 def alembic_config(database_url: str) -> Config:
     config = Config()
@@ -38,5 +36,5 @@ def head_revision() -> str:
 
 
 async def current_revision(session: AsyncSession) -> str | None:
-    result = await session.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))  # noqa: S608 - constant
+    result = await session.execute(text("SELECT version_num FROM alembic_version"))
     return result.scalar_one_or_none()

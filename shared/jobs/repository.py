@@ -62,19 +62,17 @@ async def transition(
         .where(Job.id == job_id, Job.status.in_(from_statuses))
         .values(**values)
         .returning(Job)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
     return result.scalar_one_or_none()
 
 
 async def count_active_by_status(session: AsyncSession) -> dict[str, int]:
     rows = await session.execute(
-        select(Job.status, func.count())
-        .where(Job.status.in_(ACTIVE_STATUSES))
-        .group_by(Job.status)
+        select(Job.status, func.count()).where(Job.status.in_(ACTIVE_STATUSES)).group_by(Job.status)
     )
     counts = dict.fromkeys(ACTIVE_STATUSES, 0)
-    counts.update({status: count for status, count in rows.tuples()})
+    counts.update({status: count for status, count in rows})
     return counts
 
 

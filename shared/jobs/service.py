@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import msgspec
@@ -105,9 +106,9 @@ async def wait(
     hub: JobEventHub,
     user_id: str,
     job_id: str,
-    timeout: float,
+    wait_seconds: float,
 ) -> JobOut:
-    """Return the job once it is terminal or ``timeout`` elapses (long poll).
+    """Return the job once it is terminal or ``wait_seconds`` elapse (long poll).
 
     Holds no database connection while waiting; wakes on the job's completion event.
     Raises NotFound.
@@ -117,10 +118,8 @@ async def wait(
             job = await repository.get_owned(session, user_id, job_id)
         if job.status in TERMINAL_STATUSES:
             return to_out(job)
-        try:
-            await asyncio.wait_for(finished.wait(), timeout)
-        except TimeoutError:
-            pass
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(finished.wait(), wait_seconds)
     async with sessions() as session:
         return to_out(await repository.get_owned(session, user_id, job_id))
 

@@ -10,7 +10,9 @@ import msgspec
 from shared.style import Platform
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Language = Annotated[str, msgspec.Meta(min_length=2, max_length=16, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")]
+Language = Annotated[
+    str, msgspec.Meta(min_length=2, max_length=16, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+]
 SampleText = Annotated[str, msgspec.Meta(min_length=1, max_length=20_000)]
 MAX_SAMPLES = 200
 

@@ -53,7 +53,9 @@ def _rows(profile_id: str, samples: Sequence[SampleIn]) -> list[ProfileSample]:
 
 async def create(session: AsyncSession, user_id: str, data: ProfileCreate) -> ProfileOut:
     """Profile the samples and store both; the language is detected unless given."""
-    style = _measure([Sample(platform=s.platform, text=s.text) for s in data.samples], data.language)
+    style = _measure(
+        [Sample(platform=s.platform, text=s.text) for s in data.samples], data.language
+    )
     now = utcnow()
     profile = Profile(
         id=new_id("prof"),

@@ -7,7 +7,6 @@ unready, while Redis is down; the outbox keeps every message until Redis is back
 from __future__ import annotations
 
 from arq.connections import ArqRedis
-from redis.asyncio import ConnectionPool
 
 from shared.queue import serializer
 
@@ -17,16 +16,15 @@ JOB_EVENTS_CHANNEL = "ghostpen:job-events"
 
 
 def connect(redis_url: str, *, max_connections: int = 50) -> ArqRedis:
-    pool = ConnectionPool.from_url(
+    """A client that owns its pool, so ``aclose()`` closes every connection it opened."""
+    redis: ArqRedis = ArqRedis.from_url(
         redis_url,
         max_connections=max_connections,
         socket_connect_timeout=1.0,
         socket_timeout=5.0,
         health_check_interval=30,
     )
-    return ArqRedis(
-        pool,
-        job_serializer=serializer.serialize,
-        job_deserializer=serializer.deserialize,
-        default_queue_name=QUEUE_NAME,
-    )
+    redis.job_serializer = serializer.serialize
+    redis.job_deserializer = serializer.deserialize
+    redis.default_queue_name = QUEUE_NAME
+    return redis

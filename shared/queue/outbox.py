@@ -30,9 +30,7 @@ def message(task: str, queue_job_id: str, payload: msgspec.Struct) -> OutboxMess
     return OutboxMessage(task=task, queue_job_id=queue_job_id, payload=_encoder.encode(payload))
 
 
-async def send(
-    session: AsyncSession, queue: ArqRedis, messages: Sequence[OutboxMessage]
-) -> int:
+async def send(session: AsyncSession, queue: ArqRedis, messages: Sequence[OutboxMessage]) -> int:
     """Enqueue ``messages`` and delete the sent ones; return how many were sent.
 
     Runs in its own short transaction after the business commit; on a Redis failure the

@@ -54,7 +54,9 @@ def test_file_variant_reads_container_secrets(tmp_path: Path) -> None:
 
 def test_unreadable_secret_file_is_a_clear_problem(tmp_path: Path) -> None:
     found = problems({**BASE, "JWT_SECRET_FILE": str(tmp_path / "missing")})
-    assert found == [f"JWT_SECRET_FILE: cannot read '{tmp_path / 'missing'}' (No such file or directory)"]
+    assert found == [
+        f"JWT_SECRET_FILE: cannot read '{tmp_path / 'missing'}' (No such file or directory)"
+    ]
 
 
 def test_production_refuses_defaults_wildcard_cors_and_missing_model_key() -> None:
@@ -109,9 +111,7 @@ def test_database_url_forms_are_converted_for_asyncpg(url: str, expected: str) -
     assert normalize_database_url(url) == expected
 
 
-@pytest.mark.parametrize(
-    "url", ["mysql://u@h/db", "postgresql://u@h:5432", "postgresql:///db"]
-)
+@pytest.mark.parametrize("url", ["mysql://u@h/db", "postgresql://u@h:5432", "postgresql:///db"])
 def test_bad_database_urls_are_refused(url: str) -> None:
     with pytest.raises(ValueError, match=r"."):
         normalize_database_url(url)

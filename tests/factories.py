@@ -1,0 +1,69 @@
+"""Test data: small sample sets written for the tests, and API helpers that create things."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+ENGLISH_SAMPLES = [
+    {
+        "platform": "linkedin",
+        "text": "Shipping beats perfect. We launched the beta today and the first users "
+        "already found three bugs.\n\nThat is the point. Feedback early, fixes fast.\n\n"
+        "What did your last launch teach you? #startups #product",
+    },
+    {
+        "platform": "linkedin",
+        "text": "Three lessons from our first 100 customers:\n\n- Talk to them every week.\n"
+        "- Write the changelog for humans.\n- Say no to most feature requests.\n\n"
+        "Shipping beats perfect, again. #product",
+    },
+    {
+        "platform": "x",
+        "text": "Shipping beats perfect. Today we cut the release scope in half and "
+        "shipped on time. 🚀",
+    },
+]
+
+RUSSIAN_SAMPLES = [
+    {
+        "platform": "telegram",
+        "text": "Друзья, сегодня расскажу, как мы запускали продукт без бюджета. "
+        "Было страшно, но интересно.\n\nГлавное — не бояться ошибок. "
+        "А вы когда-нибудь запускали что-то с нуля? 🔥",
+    },
+    {
+        "platform": "telegram",
+        "text": "Друзья, короткая история про найм. Мы взяли джуна, и через полгода он "
+        "стал лучшим в команде.\n\nГлавное — не бояться ошибок и давать людям шанс. 💡",
+    },
+]
+
+
+async def create_profile(
+    api: httpx.AsyncClient,
+    headers: dict[str, str],
+    *,
+    samples: list[dict[str, str]] | None = None,
+    name: str = "Ada",
+) -> dict[str, Any]:
+    response = await api.post(
+        "/api/v1/profiles",
+        json={"name": name, "samples": samples or ENGLISH_SAMPLES},
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def submit_job(
+    api: httpx.AsyncClient,
+    headers: dict[str, str],
+    profile_id: str,
+    **fields: Any,
+) -> httpx.Response:
+    body = {"profile_id": profile_id, "platform": "linkedin", "topic": "why we hire juniors"}
+    body.update(fields)
+    return await api.post("/api/v1/jobs", json=body, headers=headers)

@@ -1,0 +1,103 @@
+"""Errors are problem+json with stable codes; bad input never becomes a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body: dict[str, Any] = response.json()
+    assert body["code"] == code
+    assert body["status"] == status
+    assert body["type"] == f"https://ghostpen.dev/errors/{code}"
+    assert body["request_id"] == response.headers["x-request-id"]
+    assert "Traceback" not in response.text
+    return body
+
+
+async def test_invalid_json_is_400(api: httpx.AsyncClient) -> None:
+    response = await api.post(
+        "/api/v1/auth/register",
+        content=b'{"email": "a@example.com", "password": ',
+        headers={"content-type": "application/json"},
+    )
+    assert_problem(response, 400, "invalid_json")
+
+
+async def test_validation_lists_fields(api: httpx.AsyncClient) -> None:
+    response = await api.post(
+        "/api/v1/auth/register", json={"email": "a@example.com", "password": "short"}
+    )
+    body = assert_problem(response, 422, "validation_error")
+    assert [error["field"] for error in body["errors"]] == ["password"]
+
+
+async def test_body_over_limit_is_413(api: httpx.AsyncClient, make_user: Any) -> None:
+    user = await make_user()
+    text = "word " * (1024 * 1024 // 5 + 10)
+    response = await api.post(
+        "/api/v1/profiles",
+        json={"name": "big", "samples": [{"platform": "x", "text": text}]},
+        headers=user.headers,
+    )
+    assert_problem(response, 413, "payload_too_large")
+
+
+async def test_unknown_route_and_method(api: httpx.AsyncClient) -> None:
+    assert_problem(await api.get("/api/v1/nothing-here"), 404, "not_found")
+    assert_problem(await api.delete("/api/v1/auth/login"), 405, "method_not_allowed")
+
+
+async def test_missing_or_bad_credentials_are_401(api: httpx.AsyncClient) -> None:
+    response = await api.get("/api/v1/jobs")
+    assert_problem(response, 401, "unauthorized")
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    forged = await api.get("/api/v1/me", headers={"Authorization": "Bearer not.a.jwt"})
+    assert_problem(forged, 401, "unauthorized")
+
+
+@pytest.mark.parametrize(
+    ("incoming", "echoed"),
+    [("req-123.abc_DEF", True), ("bad id with spaces", False), ("x" * 200, False)],
+)
+async def test_request_id_echoed_only_when_safe(
+    api: httpx.AsyncClient, incoming: str, echoed: bool
+) -> None:
+    response = await api.get("/health/live", headers={"X-Request-ID": incoming})
+    assert (response.headers["x-request-id"] == incoming) is echoed
+    assert response.headers["x-request-id"]
+
+
+async def test_security_headers_and_cors(api: httpx.AsyncClient) -> None:
+    response = await api.get("/health/live")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    preflight = await api.options(
+        "/api/v1/jobs",
+        headers={
+            "Origin": "https://app.example.com",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
+    assert preflight.headers["access-control-allow-origin"] == "https://app.example.com"
+    evil = await api.options(
+        "/api/v1/jobs",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert "access-control-allow-origin" not in evil.headers
+
+
+async def test_openapi_document_is_served(api: httpx.AsyncClient) -> None:
+    response = await api.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    for path in ("/api/v1/jobs", "/api/v1/jobs/{job_id}", "/api/v1/auth/login", "/api/v1/me"):
+        assert path in paths
+    assert "BearerAuth" in response.json()["components"]["securitySchemes"]

@@ -1,0 +1,1 @@
+"""Helpers the test suite shares: where its Postgres and Redis come from."""
