@@ -20,6 +20,8 @@ import pytest
 import uvicorn
 from arq.connections import ArqRedis
 from arq.worker import Worker
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import text
 
 from gateway.app import create_app
@@ -28,6 +30,7 @@ from shared.db.engine import Database
 from shared.db.migrations import upgrade_to_head
 from shared.db.registry import metadata
 from shared.db.uow import UnitOfWork
+from shared.observability.tracing import configure_tracing
 from shared.queue.client import connect
 from tests.fakes.openai_server import FakeOpenAI
 from tests.support.services import (
@@ -56,6 +59,14 @@ def redis_url() -> Iterator[str]:
     url, release = claim_redis_db(redis_base_url())
     yield url
     release()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def span_exporter() -> InMemorySpanExporter:
+    """Every span of the run (gateway and in-process worker share this process's provider)."""
+    exporter = InMemorySpanExporter()
+    configure_tracing("ghostpen-tests").add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter
 
 
 @pytest.fixture(scope="session")
@@ -130,23 +141,30 @@ async def _clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
-@pytest.fixture(scope="session")
-async def gateway_url(settings: Settings) -> AsyncIterator[str]:
-    """The real app behind uvicorn on an ephemeral port, in the test event loop."""
+@contextlib.asynccontextmanager
+async def serve(settings: Settings) -> AsyncIterator[str]:
+    """Serve the real app with uvicorn on an ephemeral port, in the test event loop."""
     config = uvicorn.Config(
         create_app(settings), host="127.0.0.1", port=0, log_config=None, lifespan="on"
     )
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
             task.result()
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture(scope="session")
+async def gateway_url(settings: Settings) -> AsyncIterator[str]:
+    async with serve(settings) as url:
+        yield url
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ import msgspec
 from arq import Retry
 from loguru import logger
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from sqlalchemy import func
 
 from shared.billing import repository as ledger
 from shared.billing.pricing import cost_usd, format_usd
@@ -85,16 +86,8 @@ def backoff(attempt: int, retry_after: float | None) -> float:
 
 async def run(deps: WorkerDeps, payload: GenerationPayload) -> str:
     """Run one attempt of a job; return its resulting status ("skipped" if already done)."""
-    async with UnitOfWork(deps.db.sessions, deps.redis) as uow:
-        job = await jobs.transition(
-            uow.session,
-            payload.job_id,
-            from_statuses=ACTIVE_STATUSES,
-            status="running",
-            attempts=Job.attempts + 1,
-            started_at=utcnow(),
-        )
-        await uow.commit()
+    with tracer.start_as_current_span("db.job.start"):
+        job = await _start(deps, payload.job_id)
     if job is None:
         logger.info("job.skipped", reason="not active")
         return "skipped"
@@ -106,6 +99,21 @@ async def run(deps: WorkerDeps, payload: GenerationPayload) -> str:
     except JobFailed as failure:
         return await _finish_failed(deps, job, failure.code, failure.message)
     return await _finish_succeeded(deps, job, result)
+
+
+async def _start(deps: WorkerDeps, job_id: str) -> Job | None:
+    """Claim an attempt: only an unfinished job moves to running (a finished one is left)."""
+    async with UnitOfWork(deps.db.sessions, deps.redis) as uow:
+        job = await jobs.transition(
+            uow.session,
+            job_id,
+            from_statuses=ACTIVE_STATUSES,
+            status="running",
+            attempts=Job.attempts + 1,
+            started_at=func.coalesce(Job.started_at, utcnow()),
+        )
+        await uow.commit()
+    return job
 
 
 async def _generate(deps: WorkerDeps, job: Job) -> Outcome:
@@ -224,6 +232,12 @@ async def _handle_provider_error(deps: WorkerDeps, job: Job, error: ProviderErro
 
 
 async def _finish_failed(deps: WorkerDeps, job: Job, code: str, message: str) -> str:
+    with tracer.start_as_current_span("db.job.finish", attributes={"ghostpen.status": "failed"}):
+        failed = await _record_failure(deps, job, code, message)
+    return _observe(job, "failed" if failed else "canceled")
+
+
+async def _record_failure(deps: WorkerDeps, job: Job, code: str, message: str) -> Job | None:
     async with UnitOfWork(deps.db.sessions, deps.redis) as uow:
         await ledger.record_once(
             uow.session,
@@ -248,12 +262,24 @@ async def _finish_failed(deps: WorkerDeps, job: Job, code: str, message: str) ->
         )
         uow.after_commit(lambda: events.publish_finished(deps.redis, job.id))
         await uow.commit()
-    return _observe(job, "failed" if failed else "canceled")
+    return failed
 
 
 async def _finish_succeeded(deps: WorkerDeps, job: Job, outcome: Outcome) -> str:
-    generated, result = outcome.generated, outcome.result
-    usage = generated.usage
+    generated, usage = outcome.generated, outcome.generated.usage
+    with tracer.start_as_current_span("db.job.finish", attributes={"ghostpen.status": "succeeded"}):
+        succeeded, billed = await _record_success(deps, job, outcome)
+    if billed:
+        MODEL_TOKENS.labels(generated.model, "prompt").inc(usage.prompt_tokens)
+        MODEL_TOKENS.labels(generated.model, "completion").inc(usage.completion_tokens)
+        MODEL_TOKENS.labels(generated.model, "cached_prompt").inc(usage.cached_prompt_tokens)
+        MODEL_COST.labels(generated.model).inc(float(outcome.cost))
+    return _observe(job, "succeeded" if succeeded else "canceled")
+
+
+async def _record_success(deps: WorkerDeps, job: Job, outcome: Outcome) -> tuple[bool, bool]:
+    """Bill the job (once) and store its result unless it was canceled meanwhile."""
+    generated, result, usage = outcome.generated, outcome.result, outcome.generated.usage
     async with UnitOfWork(deps.db.sessions, deps.redis) as uow:
         billed = await ledger.record_once(
             uow.session,
@@ -280,12 +306,7 @@ async def _finish_succeeded(deps: WorkerDeps, job: Job, outcome: Outcome) -> str
         )
         uow.after_commit(lambda: events.publish_finished(deps.redis, job.id))
         await uow.commit()
-    if billed:
-        MODEL_TOKENS.labels(generated.model, "prompt").inc(usage.prompt_tokens)
-        MODEL_TOKENS.labels(generated.model, "completion").inc(usage.completion_tokens)
-        MODEL_TOKENS.labels(generated.model, "cached_prompt").inc(usage.cached_prompt_tokens)
-        MODEL_COST.labels(generated.model).inc(float(outcome.cost))
-    return _observe(job, "succeeded" if succeeded else "canceled")
+    return succeeded is not None, billed
 
 
 def _observe(job: Job, status: str) -> str:

@@ -1,0 +1,112 @@
+"""The generation task called directly: idempotent re-runs and the outbox when Redis is down."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from arq.connections import ArqRedis
+from arq.worker import Worker
+from sqlalchemy import func, select
+
+from shared.config import Settings
+from shared.db.engine import Database
+from shared.db.uow import UnitOfWork
+from shared.jobs import service as jobs
+from shared.jobs.schemas import JobCreate
+from shared.queue import outbox
+from shared.queue.client import connect
+from shared.queue.models import OutboxMessage
+from shared.queue.tasks import GenerationPayload
+from tests.factories import create_profile, submit_job
+from tests.fakes.openai_server import FakeOpenAI
+from workers.context import WorkerDeps
+from workers.providers import build_provider
+from workers.tasks import generation_run
+
+
+@pytest.fixture
+async def worker_ctx(
+    settings: Settings, db: Database, redis: ArqRedis
+) -> AsyncIterator[dict[str, Any]]:
+    provider = build_provider(
+        settings.openai_api_keys, settings.openai_base_url, settings.openai_timeout
+    )
+    deps = WorkerDeps(settings=settings, db=db, redis=redis, provider=provider, worker_id="t")
+    yield {"deps": deps, "job_try": 1}
+    await provider.aclose()
+
+
+async def test_rerun_of_a_finished_job_does_not_call_the_model(
+    api: httpx.AsyncClient,
+    make_user: Any,
+    worker: Worker,
+    worker_ctx: dict[str, Any],
+    fake_openai: FakeOpenAI,
+) -> None:
+    user = await make_user()
+    profile = await create_profile(api, user.headers)
+    job = (await submit_job(api, user.headers, profile["id"])).json()
+    done = await api.get(f"/api/v1/jobs/{job['id']}", params={"wait": 20}, headers=user.headers)
+    assert done.json()["status"] == "succeeded"
+    calls = len(fake_openai.requests)
+
+    status = await generation_run(worker_ctx, {"job_id": job["id"]})
+
+    assert status == "skipped"
+    assert len(fake_openai.requests) == calls
+    again = (await api.get(f"/api/v1/jobs/{job['id']}", headers=user.headers)).json()
+    assert again == done.json()
+
+
+async def test_job_is_accepted_while_redis_is_down_and_runs_once_it_is_back(
+    api: httpx.AsyncClient,
+    make_user: Any,
+    settings: Settings,
+    db: Database,
+    redis: ArqRedis,
+    worker: Worker,
+) -> None:
+    user = await make_user()
+    profile = await create_profile(api, user.headers)
+    dead_redis = connect("redis://127.0.0.1:1/0")
+    try:
+        async with UnitOfWork(db.sessions, dead_redis) as uow:
+            job = await jobs.submit(
+                uow,
+                settings,
+                user.user_id,
+                JobCreate(profile_id=profile["id"], platform="x", topic="offline"),
+                request_id=None,
+                traceparent=None,
+            )
+            await uow.commit()
+    finally:
+        await dead_redis.aclose()
+    async with db.sessions() as session:
+        pending = await session.scalar(select(func.count()).select_from(OutboxMessage))
+    assert pending == 1
+    stored = await api.get(f"/api/v1/jobs/{job.id}", headers=user.headers)
+    assert stored.json()["status"] == "queued"
+
+    async with db.sessions() as session:
+        assert await outbox.sweep(session, redis, older_than=timedelta(0)) == 1
+    done = await api.get(f"/api/v1/jobs/{job.id}", params={"wait": 20}, headers=user.headers)
+    assert done.json()["status"] == "succeeded"
+    async with db.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+async def test_payloads_are_msgpack_not_pickle(redis: ArqRedis, db: Database) -> None:
+    async with UnitOfWork(db.sessions, redis) as uow:
+        uow.enqueue("generation.run", "job_probe", GenerationPayload(job_id="job_probe"))
+        await uow.commit()
+    raw = await redis.get("arq:job:job_probe")
+    await redis.delete("arq:job:job_probe")
+    await redis.zrem("ghostpen:queue", "job_probe")
+    assert raw is not None
+    assert not raw.startswith(b"\x80")  # pickle protocol marker
+    assert b"job_probe" in raw
