@@ -5,6 +5,7 @@ It never calls the model; generation happens in the workers.
 
 from __future__ import annotations
 
+import atexit
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 
@@ -59,7 +60,6 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
             await hub.stop()
             await redis.aclose()
             await db.dispose()
-            shutdown_tracing()
 
     return lifespan
 
@@ -117,6 +117,8 @@ def create_litestar(settings: Settings) -> Litestar:
         request_max_body_size=settings.max_body_bytes,
         lifespan=[_lifespan(settings)],
         state=State({}),
+        # Logging is configured once per process by shared.observability (loguru).
+        logging_config=None,
         debug=False,
     )
 
@@ -131,4 +133,5 @@ def create_app_from_env() -> ASGIApp:
     settings = load_settings()
     configure_logging(level=settings.log_level, fmt=settings.log_format, service="gateway")
     configure_tracing("ghostpen-gateway")
+    atexit.register(shutdown_tracing)  # whoever configures tracing flushes it at exit
     return create_app(settings)

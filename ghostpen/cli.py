@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import getpass
 import os
 import sys
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 
 from shared.config import ConfigError, Settings, load_settings
 from shared.observability.logging import configure_logging
-from shared.observability.tracing import configure_tracing
+from shared.observability.tracing import configure_tracing, shutdown_tracing
 
 
 def _settings(service: str) -> Settings:
@@ -63,6 +64,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     settings = _settings("worker")
     configure_tracing("ghostpen-worker")
+    atexit.register(shutdown_tracing)
     if args.metrics_port:
         from prometheus_client import start_http_server
 

@@ -96,6 +96,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     job_timeout: float
     worker_concurrency: int
     worker_poll_delay: float
+    worker_drain_timeout: int
     log_level: str
     log_format: LogFormat
     admin_password: str | None
@@ -340,17 +341,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "DATABASE_URL", normalize_database_url, "e.g. postgresql://user:pass@host:5432/ghostpen"
     )
     redis_url = read.required("REDIS_URL", _redis_url, "e.g. redis://localhost:6379/0")
-    jwt_keys = read.get("JWT_KEYS", _key_set, ()) + read.get("JWT_SECRET", _single_key, ())
-    if not jwt_keys:
-        if production:
-            read.problems.append("JWT_SECRET: required (at least 32 random characters)")
-        jwt_keys = _single_key(DEV_JWT_SECRET)
+    given_keys = read.get("JWT_KEYS", _key_set, ()) + read.get("JWT_SECRET", _single_key, ())
+    if production and not given_keys:
+        read.problems.append("JWT_SECRET: required (at least 32 random characters)")
+    jwt_keys = given_keys or _single_key(DEV_JWT_SECRET)
     openai_keys = read.get("OPENAI_API_KEYS", _csv, ()) or read.get("OPENAI_API_KEY", _csv, ())
     origins = read.get("ALLOWED_ORIGINS", _origins, ())
     default_format: LogFormat = "console" if env == "development" else "json"
 
     if production:
-        for key in jwt_keys:
+        for key in given_keys:
             if key.secret == DEV_JWT_SECRET or len(key.secret) < MIN_SECRET_LENGTH:
                 read.problems.append(
                     f"JWT_SECRET: key {key.kid!r} is the default or shorter than "
@@ -396,6 +396,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "job_timeout": read.get("JOB_TIMEOUT", _positive_float, 300.0),
         "worker_concurrency": read.get("WORKER_CONCURRENCY", _positive_int, 10),
         "worker_poll_delay": read.get("WORKER_POLL_DELAY", _positive_float, 0.05),
+        "worker_drain_timeout": read.get("WORKER_DRAIN_TIMEOUT", _duration, 30),
         "log_level": read.get(
             "LOG_LEVEL", _choice("trace", "debug", "info", "warning", "error"), "info"
         ).upper(),

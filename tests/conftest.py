@@ -135,10 +135,21 @@ async def _clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     yield
     if "db" not in request.fixturenames:
         return
+    if "worker" in request.fixturenames:
+        await _wait_until_idle(request.getfixturevalue("worker"))
     database: Database = request.getfixturevalue("db")
     tables = ", ".join(table.name for table in metadata.sorted_tables)
     async with database.engine.begin() as connection:
         await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+async def _wait_until_idle(arq_worker: Worker, limit: float = 10.0) -> None:
+    """Let jobs a test left running finish, so truncation does not race the worker's writes."""
+    deadline = asyncio.get_running_loop().time() + limit
+    while any(not task.done() for task in arq_worker.tasks.values()):
+        if asyncio.get_running_loop().time() > deadline:
+            return
+        await asyncio.sleep(0.05)
 
 
 @contextlib.asynccontextmanager

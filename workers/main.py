@@ -14,7 +14,6 @@ from loguru import logger
 
 from shared.config import Settings
 from shared.db.engine import Database
-from shared.observability.tracing import shutdown_tracing
 from shared.queue import heartbeat, serializer
 from shared.queue.client import QUEUE_NAME, connect
 from shared.queue.tasks import GENERATION_RUN, OUTBOX_SWEEP
@@ -66,7 +65,6 @@ async def _on_shutdown(ctx: dict[str, Any]) -> None:
             await heartbeat.leave(deps.redis, deps.worker_id)
         await deps.provider.aclose()
         await deps.db.dispose()
-    shutdown_tracing()
     logger.info("worker.stopped")
 
 
@@ -102,5 +100,7 @@ def create_worker(
         keep_result=0,
         burst=burst,
         handle_signals=handle_signals,
+        # SIGTERM: stop taking jobs, let running ones finish for up to the drain timeout.
+        job_completion_wait=settings.worker_drain_timeout,
         health_check_interval=30,
     )

@@ -64,6 +64,14 @@ _INTERCEPTED = (
     "asyncio",
 )
 
+# Per-call chatter that would drown the events we log ourselves (model calls have spans and
+# metrics; Alembic announces its plugins on every script load).
+_QUIETED = {
+    "httpx": logging.WARNING,
+    "httpx2": logging.WARNING,
+    "alembic.runtime.plugins": logging.WARNING,
+}
+
 # "set-cookie" also matches "set_cookie" and "setCookie"; longest names are tried first.
 _NAMES = "|".join(
     "[_-]?".join(re.escape(part) for part in re.split(r"[_-]", key))
@@ -244,6 +252,8 @@ def configure_logging(
         library_logger = logging.getLogger(name)
         library_logger.handlers.clear()
         library_logger.propagate = True
+    for name, quiet_level in _QUIETED.items():
+        logging.getLogger(name).setLevel(quiet_level)
 
 
 def new_request_id() -> str:
