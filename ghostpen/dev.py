@@ -96,13 +96,21 @@ def run_dev(*, host: str, port: int, data_dir: str) -> int:
             else f"OpenAI model {settings.openai_model}"
         )
         print(WALKTHROUGH.format(base=base, backend=backend), flush=True)  # noqa: T201
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             while all(child.poll() is None for child in children):
                 time.sleep(0.5)
         except KeyboardInterrupt:
+            # Finish the clean-up (children, then Valkey, then Postgres) whatever else arrives.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             print("\nghostpen dev: stopping…", flush=True)  # noqa: T201
             return 0
         return 1
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _wait_ready(base: str, children: list[subprocess.Popen[bytes]]) -> bool:

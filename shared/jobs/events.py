@@ -74,8 +74,12 @@ class JobEventHub:
                     await pubsub.subscribe(JOB_EVENTS_CHANNEL)
                     self._wake_all()
                     delay = 0.5
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
+                    while True:
+                        # A bounded wait keeps the read under the client's socket timeout.
+                        message = await pubsub.get_message(
+                            ignore_subscribe_messages=True, timeout=1.0
+                        )
+                        if message is not None and message.get("type") == "message":
                             data = message["data"]
                             self._wake(data.decode() if isinstance(data, bytes) else str(data))
             except (RedisError, OSError) as exc:
