@@ -34,6 +34,7 @@ from gateway.dependencies import (
     provide_uow,
 )
 from gateway.middleware import request_context
+from gateway.openapi import document_problems
 from gateway.problems import EXCEPTION_HANDLERS
 from gateway.state import GatewayState
 from shared.config import Settings, load_settings
@@ -116,6 +117,7 @@ def create_litestar(settings: Settings) -> Litestar:
         else None,
         request_max_body_size=settings.max_body_bytes,
         lifespan=[_lifespan(settings)],
+        on_startup=[document_problems],
         state=State({}),
         # Logging is configured once per process by shared.observability (loguru).
         logging_config=None,

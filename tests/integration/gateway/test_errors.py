@@ -101,3 +101,8 @@ async def test_openapi_document_is_served(api: httpx.AsyncClient) -> None:
     for path in ("/api/v1/jobs", "/api/v1/jobs/{job_id}", "/api/v1/auth/login", "/api/v1/me"):
         assert path in paths
     assert "BearerAuth" in response.json()["components"]["securitySchemes"]
+    submit = paths["/api/v1/jobs"]["post"]["responses"]
+    assert {"202", "401", "422", "413", "503"} <= set(submit)
+    problem = submit["422"]["content"]["application/problem+json"]["schema"]
+    assert problem == {"$ref": "#/components/schemas/Problem"}
+    assert "code" in response.json()["components"]["schemas"]["Problem"]["required"]

@@ -1,0 +1,87 @@
+"""Document the problem+json errors every operation can return, in one place.
+
+Litestar documents only its own 400 shape; our single exception handler answers with
+:class:`gateway.problems.Problem` instead, so the served document is corrected once at start-up
+rather than by annotating every handler.
+"""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.openapi.spec import (
+    Components,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    Operation,
+    Reference,
+    Schema,
+)
+from litestar.openapi.spec.enums import OpenAPIType
+
+from gateway.problems import PROBLEM_MEDIA_TYPE
+from shared import errors
+
+_STRING = Schema(type=OpenAPIType.STRING)
+PROBLEM_SCHEMA = Schema(
+    type=OpenAPIType.OBJECT,
+    required=["type", "title", "status", "detail", "code"],
+    properties={
+        "type": _STRING,
+        "title": _STRING,
+        "status": Schema(type=OpenAPIType.INTEGER),
+        "detail": _STRING,
+        "code": _STRING,
+        "request_id": _STRING,
+        "errors": Schema(
+            type=OpenAPIType.ARRAY,
+            items=Schema(
+                type=OpenAPIType.OBJECT,
+                required=["field", "message"],
+                properties={"field": _STRING, "message": _STRING},
+            ),
+        ),
+    },
+    description="RFC 9457 problem details with a stable `code` (see docs/errors.md).",
+)
+_ALWAYS = (errors.InternalError, errors.ServiceUnavailable, errors.RateLimited)
+
+
+def _problem(error: type[errors.AppError]) -> OpenAPIResponse:
+    return OpenAPIResponse(
+        description=f"{error.title} (`{error.code}`)",
+        content={
+            PROBLEM_MEDIA_TYPE: OpenAPIMediaType(schema=Reference("#/components/schemas/Problem"))
+        },
+    )
+
+
+def _errors_for(operation: Operation, method: str, path: str) -> list[type[errors.AppError]]:
+    found: list[type[errors.AppError]] = list(_ALWAYS)
+    if operation.request_body is not None:
+        found += [errors.InvalidJson, errors.PayloadTooLarge]
+    if operation.request_body is not None or operation.parameters:
+        found.append(errors.ValidationFailed)
+    if operation.security:
+        found += [errors.Unauthorized, errors.Forbidden]
+    if "{" in path or operation.security:
+        found.append(errors.NotFound)
+    if method == "post" and "{" in path:
+        found.append(errors.Conflict)
+    return found
+
+
+def document_problems(app: Litestar) -> None:
+    """Replace Litestar's default error shape with ours on every operation."""
+    schema = app.openapi_schema
+    schema.components = schema.components or Components()
+    if schema.components.schemas is None:
+        schema.components.schemas = {}
+    schema.components.schemas["Problem"] = PROBLEM_SCHEMA
+    for path, item in (schema.paths or {}).items():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation: Operation | None = getattr(item, method)
+            if operation is None or operation.responses is None:
+                continue
+            operation.responses.pop("400", None)
+            for error in _errors_for(operation, method, path):
+                operation.responses.setdefault(str(error.status), _problem(error))
