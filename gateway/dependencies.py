@@ -8,6 +8,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.state import GatewayState
@@ -36,29 +37,43 @@ async def provide_uow(state: State) -> AsyncGenerator[UnitOfWork, None]:
         await uow.commit()
 
 
-async def provide_read_session(state: State) -> AsyncGenerator[AsyncSession, None]:
-    """A session on the read replica when one is configured (read-only endpoints)."""
-    async with gateway_state(state).db.read_sessions() as session:
+async def provide_read_session(
+    state: State, uow: NamedDependency[UnitOfWork]
+) -> AsyncGenerator[AsyncSession, None]:
+    """The read replica when one is configured, else the request's own session.
+
+    Sharing the request's session keeps a read endpoint to one pooled connection.
+    """
+    gateway = gateway_state(state)
+    if gateway.db.read_engine is gateway.db.engine:
+        yield uow.session
+        return
+    async with gateway.db.read_sessions() as session:
         yield session
 
 
-async def provide_principal(request: Request[Any, Any, Any], state: State) -> Principal:
+async def provide_principal(
+    request: Request[Any, Any, Any], state: State, uow: NamedDependency[UnitOfWork]
+) -> Principal:
     """Authenticate the caller and enforce the route's ``scope``/``admin`` options.
 
-    Uses its own short transaction so the connection goes back to the pool before the
-    handler runs. Raises Unauthorized or Forbidden.
+    Runs in the request's unit of work, so a request costs one pooled connection and one
+    transaction. Raises Unauthorized or Forbidden.
     """
-    gateway = gateway_state(state)
-    async with gateway.db.sessions() as session:
+    try:
         principal = await authenticate(
-            session, gateway.settings, request.headers.get("authorization")
+            uow.session, gateway_state(state).settings, request.headers.get("authorization")
         )
-        await session.commit()
-    options = request.route_handler.opt
-    if scope := options.get("scope"):
-        principal.require_scope(scope)
-    if options.get("admin"):
-        principal.require_admin()
+        options = request.route_handler.opt
+        if scope := options.get("scope"):
+            principal.require_scope(scope)
+        if options.get("admin"):
+            principal.require_admin()
+    except BaseException:
+        # Litestar does not clean up dependencies resolved before one that raises, so the
+        # request's connection is returned here rather than left for the garbage collector.
+        await uow.close()
+        raise
     return principal
 
 

@@ -52,16 +52,19 @@ class JobController(Controller):
         self,
         job_id: FromPath[str],
         principal: NamedDependency[Principal],
+        uow: NamedDependency[UnitOfWork],
+        session: NamedDependency[AsyncSession],
         state: State,
         wait: Annotated[float, QueryParameter(ge=0, le=MAX_WAIT_SECONDS)] = 0,
     ) -> JobOut:
-        gateway = gateway_state(state)
-        if wait > 0:
-            return await service.wait(
-                gateway.db.sessions, gateway.job_events, principal.user_id, job_id, wait
-            )
-        async with gateway.db.read_sessions() as session:
+        if wait <= 0:
             return await service.get(session, principal.user_id, job_id)
+        # A long poll must not hold a pooled connection while it waits.
+        await uow.commit()
+        gateway = gateway_state(state)
+        return await service.wait(
+            gateway.db.sessions, gateway.job_events, principal.user_id, job_id, wait
+        )
 
     @get(opt=READ, summary="List your jobs, newest first")
     async def list_jobs(

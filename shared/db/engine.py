@@ -2,6 +2,11 @@
 
 Pool acquisition and connection attempts are bounded by ``DB_POOL_TIMEOUT`` so that, when
 Postgres is unreachable, a request fails fast with 503 instead of hanging.
+
+Disconnects are handled optimistically by default: a connection found dead invalidates the
+whole pool, so after a Postgres restart one request per process gets a 503 and the next ones
+use fresh connections. ``DB_POOL_PRE_PING=true`` trades two round trips per checkout (the
+asyncpg dialect pings inside a throwaway transaction) for never seeing that one 503.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ def create_engine(settings: Settings, url: str, *, application_name: str) -> Asy
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
-        pool_pre_ping=True,
+        pool_pre_ping=settings.db_pool_pre_ping,
         pool_recycle=1800,
         connect_args={
             "timeout": settings.db_pool_timeout,

@@ -40,7 +40,7 @@ class UnitOfWork:
         pending, self._pending = self._pending, []
         callbacks, self._after_commit = self._after_commit, []
         if pending:
-            await outbox.send(self.session, self.queue, pending)
+            await outbox.relay(self.session, self.queue, pending)
         for callback in callbacks:
             await callback()
 
@@ -48,6 +48,12 @@ class UnitOfWork:
         self._pending.clear()
         self._after_commit.clear()
         await self.session.rollback()
+
+    async def close(self) -> None:
+        """Roll back anything pending and return the connection to the pool."""
+        self._pending.clear()
+        self._after_commit.clear()
+        await self.session.close()
 
     async def __aenter__(self) -> UnitOfWork:
         return self
@@ -62,4 +68,4 @@ class UnitOfWork:
             if exc_type is not None:
                 await self.rollback()
         finally:
-            await self.session.close()
+            await self.close()

@@ -30,12 +30,8 @@ def message(task: str, queue_job_id: str, payload: msgspec.Struct) -> OutboxMess
     return OutboxMessage(task=task, queue_job_id=queue_job_id, payload=_encoder.encode(payload))
 
 
-async def send(session: AsyncSession, queue: ArqRedis, messages: Sequence[OutboxMessage]) -> int:
-    """Enqueue ``messages`` and delete the sent ones; return how many were sent.
-
-    Runs in its own short transaction after the business commit; on a Redis failure the
-    rows stay for the sweeper and the caller's request still succeeds.
-    """
+async def deliver(queue: ArqRedis, messages: Sequence[OutboxMessage]) -> list[int]:
+    """Enqueue ``messages`` in order; return the ids sent before any Redis failure."""
     sent: list[int] = []
     try:
         for item in messages:
@@ -45,8 +41,22 @@ async def send(session: AsyncSession, queue: ArqRedis, messages: Sequence[Outbox
             sent.append(item.id)
     except (RedisError, OSError) as exc:
         logger.warning("outbox.send_deferred", error=type(exc).__name__, pending=len(messages))
+    return sent
+
+
+async def relay(session: AsyncSession, queue: ArqRedis, messages: Sequence[OutboxMessage]) -> int:
+    """Send just-committed ``messages`` and forget the sent ones; return how many were sent.
+
+    Runs after the business commit; the delete is one autocommit statement (no transaction
+    round trips) because losing it only means the sweeper sends the message again, which is
+    harmless. On a Redis failure the rows stay for the sweeper and the request still succeeds.
+    """
+    sent = await deliver(queue, messages)
     if sent:
-        await session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(sent)))
+        connection = await session.connection(
+            execution_options={"isolation_level": "AUTOCOMMIT"}
+        )
+        await connection.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(sent)))
         await session.commit()
     return len(sent)
 
@@ -64,11 +74,9 @@ async def sweep(
             .with_for_update(skip_locked=True)
         )
     ).all()
-    if not rows:
-        await session.rollback()
-        return 0
-    count = await send(session, queue, rows)
-    await session.rollback()
-    if count:
-        logger.info("outbox.swept", sent=count)
-    return count
+    sent = await deliver(queue, rows) if rows else []
+    if sent:
+        await session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(sent)))
+        logger.info("outbox.swept", sent=len(sent))
+    await session.commit()
+    return len(sent)
