@@ -43,6 +43,7 @@ from shared.jobs.events import JobEventHub
 from shared.observability.logging import configure_logging
 from shared.observability.tracing import configure_tracing, instrument_asgi, shutdown_tracing
 from shared.queue.client import connect
+from shared.queue.relay import OutboxRelay
 
 API_PREFIX = "/api/v1"
 
@@ -54,10 +55,14 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
         redis = connect(settings.redis_url)
         hub = JobEventHub(redis)
         hub.start()
-        app.state["gateway"] = GatewayState(settings=settings, db=db, redis=redis, job_events=hub)
+        relay = OutboxRelay(db.sessions, redis)
+        app.state["gateway"] = GatewayState(
+            settings=settings, db=db, redis=redis, job_events=hub, relay=relay
+        )
         try:
             yield
         finally:
+            await relay.aclose()
             await hub.stop()
             await redis.aclose()
             await db.dispose()

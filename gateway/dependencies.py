@@ -32,7 +32,7 @@ async def provide_uow(state: State) -> AsyncGenerator[UnitOfWork, None]:
     A failed commit therefore becomes an error response, never a 2xx for lost work.
     """
     gateway = gateway_state(state)
-    async with UnitOfWork(gateway.db.sessions, gateway.redis) as uow:
+    async with UnitOfWork(gateway.db.sessions, gateway.relay) as uow:
         yield uow
         await uow.commit()
 

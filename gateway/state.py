@@ -9,6 +9,7 @@ from arq.connections import ArqRedis
 from shared.config import Settings
 from shared.db.engine import Database
 from shared.jobs.events import JobEventHub
+from shared.queue.relay import OutboxRelay
 
 
 @dataclass(slots=True)
@@ -17,3 +18,4 @@ class GatewayState:
     db: Database
     redis: ArqRedis
     job_events: JobEventHub
+    relay: OutboxRelay

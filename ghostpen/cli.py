@@ -93,11 +93,13 @@ async def _create_admin(settings: Settings, email: str, password: str) -> int:
     from shared.db.uow import UnitOfWork
     from shared.errors import AppError
     from shared.queue.client import connect
+    from shared.queue.relay import OutboxRelay
 
     db = Database.from_settings(settings, application_name="ghostpen-cli")
     redis = connect(settings.redis_url)
+    relay = OutboxRelay(db.sessions, redis)
     try:
-        async with UnitOfWork(db.sessions, redis) as uow:
+        async with UnitOfWork(db.sessions, relay) as uow:
             user = await create_admin(uow, settings, email, password)
             await uow.commit()
     except AppError as error:
@@ -105,6 +107,7 @@ async def _create_admin(settings: Settings, email: str, password: str) -> int:
         print(f"ghostpen: {details}", file=sys.stderr)  # noqa: T201
         return 2
     finally:
+        await relay.aclose()
         await redis.aclose()
         await db.dispose()
     logger.info("admin.ready", user_id=user.id, email=user.email)

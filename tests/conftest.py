@@ -32,6 +32,7 @@ from shared.db.registry import metadata
 from shared.db.uow import UnitOfWork
 from shared.observability.tracing import configure_tracing
 from shared.queue.client import connect
+from shared.queue.relay import OutboxRelay
 from tests.fakes.openai_server import FakeOpenAI
 from tests.support.services import (
     claim_redis_db,
@@ -125,9 +126,16 @@ async def redis(settings: Settings) -> AsyncIterator[ArqRedis]:
     await client.aclose()
 
 
+@pytest.fixture(scope="session")
+async def relay(db: Database, redis: ArqRedis) -> AsyncIterator[OutboxRelay]:
+    outbox_relay = OutboxRelay(db.sessions, redis)
+    yield outbox_relay
+    await outbox_relay.aclose()
+
+
 @pytest.fixture
-def uow_factory(db: Database, redis: ArqRedis) -> Any:
-    return lambda: UnitOfWork(db.sessions, redis)
+def uow_factory(db: Database, relay: OutboxRelay) -> Any:
+    return lambda: UnitOfWork(db.sessions, relay)
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,7 @@ from arq.connections import ArqRedis
 
 from shared.config import Settings
 from shared.db.engine import Database
+from shared.queue.relay import OutboxRelay
 from workers.providers import Provider
 
 
@@ -18,6 +19,7 @@ class WorkerDeps:
     db: Database
     redis: ArqRedis
     provider: Provider
+    relay: OutboxRelay
     worker_id: str
 
 

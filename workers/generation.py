@@ -103,7 +103,7 @@ async def run(deps: WorkerDeps, payload: GenerationPayload) -> str:
 
 async def _start(deps: WorkerDeps, job_id: str) -> Job | None:
     """Claim an attempt: only an unfinished job moves to running (a finished one is left)."""
-    async with UnitOfWork(deps.db.sessions, deps.redis) as uow:
+    async with UnitOfWork(deps.db.sessions, deps.relay) as uow:
         job = await jobs.transition(
             uow.session,
             job_id,
@@ -214,7 +214,7 @@ async def _handle_provider_error(deps: WorkerDeps, job: Job, error: ProviderErro
     if not error.retryable or job.attempts >= deps.settings.job_max_attempts:
         return await _finish_failed(deps, job, error.code, error.message)
     delay = backoff(job.attempts, error.retry_after)
-    async with UnitOfWork(deps.db.sessions, deps.redis) as uow:
+    async with UnitOfWork(deps.db.sessions, deps.relay) as uow:
         requeued = await jobs.transition(
             uow.session,
             job.id,
@@ -238,7 +238,7 @@ async def _finish_failed(deps: WorkerDeps, job: Job, code: str, message: str) ->
 
 
 async def _record_failure(deps: WorkerDeps, job: Job, code: str, message: str) -> Job | None:
-    async with UnitOfWork(deps.db.sessions, deps.redis) as uow:
+    async with UnitOfWork(deps.db.sessions, deps.relay) as uow:
         await ledger.record_once(
             uow.session,
             job_id=job.id,
@@ -280,7 +280,7 @@ async def _finish_succeeded(deps: WorkerDeps, job: Job, outcome: Outcome) -> str
 async def _record_success(deps: WorkerDeps, job: Job, outcome: Outcome) -> tuple[bool, bool]:
     """Bill the job (once) and store its result unless it was canceled meanwhile."""
     generated, result, usage = outcome.generated, outcome.result, outcome.generated.usage
-    async with UnitOfWork(deps.db.sessions, deps.redis) as uow:
+    async with UnitOfWork(deps.db.sessions, deps.relay) as uow:
         billed = await ledger.record_once(
             uow.session,
             job_id=job.id,

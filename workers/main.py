@@ -16,6 +16,7 @@ from shared.config import Settings
 from shared.db.engine import Database
 from shared.queue import heartbeat, serializer
 from shared.queue.client import QUEUE_NAME, connect
+from shared.queue.relay import OutboxRelay
 from shared.queue.tasks import GENERATION_RUN, OUTBOX_SWEEP
 from workers.context import WorkerDeps, deps_of
 from workers.providers import build_provider
@@ -33,11 +34,13 @@ def _on_startup(settings: Settings) -> Any:
         provider = build_provider(
             settings.openai_api_keys, settings.openai_base_url, settings.openai_timeout
         )
+        db = Database.from_settings(settings, application_name="ghostpen-worker")
         ctx["deps"] = WorkerDeps(
             settings=settings,
-            db=Database.from_settings(settings, application_name="ghostpen-worker"),
+            db=db,
             redis=ctx["redis"],
             provider=provider,
+            relay=OutboxRelay(db.sessions, ctx["redis"]),
             worker_id=worker_id,
         )
         ctx["heartbeat"] = asyncio.create_task(_heartbeat(ctx["redis"], worker_id))
@@ -63,6 +66,7 @@ async def _on_shutdown(ctx: dict[str, Any]) -> None:
         deps = deps_of(ctx)
         with contextlib.suppress(Exception):
             await heartbeat.leave(deps.redis, deps.worker_id)
+        await deps.relay.aclose()
         await deps.provider.aclose()
         await deps.db.dispose()
     logger.info("worker.stopped")

@@ -15,14 +15,14 @@ from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.queue import outbox
-from shared.queue.models import OutboxMessage
+from shared.queue.relay import OutboxRelay
 
 
 class UnitOfWork:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], queue: ArqRedis) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], relay: OutboxRelay) -> None:
         self.session = sessions()
-        self.queue = queue
-        self._pending: list[OutboxMessage] = []
+        self.relay = relay
+        self._pending: list[outbox.Message] = []
         self._after_commit: list[Callable[[], Awaitable[None]]] = []
 
     def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
@@ -31,18 +31,22 @@ class UnitOfWork:
 
     def enqueue(self, task: str, queue_job_id: str, payload: msgspec.Struct) -> None:
         """Send ``task`` once this unit of work commits (never if it rolls back)."""
-        item = outbox.message(task, queue_job_id, payload)
-        self.session.add(item)
-        self._pending.append(item)
+        self._pending.append(outbox.message(task, queue_job_id, payload))
 
     async def commit(self) -> None:
-        await self.session.commit()
         pending, self._pending = self._pending, []
+        if pending:
+            await outbox.write(self.session, pending)
+        await self.session.commit()
         callbacks, self._after_commit = self._after_commit, []
         if pending:
-            await outbox.relay(self.session, self.queue, pending)
+            self.relay.submit(pending)
         for callback in callbacks:
             await callback()
+
+    @property
+    def redis(self) -> ArqRedis:
+        return self.relay.redis
 
     async def rollback(self) -> None:
         self._pending.clear()

@@ -7,6 +7,7 @@ import contextlib
 from typing import Any
 
 import msgspec
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.clock import utcnow
@@ -66,30 +67,45 @@ async def submit(
         raise ValidationFailed(
             errors=[FieldError("options.model", f"unknown model; known: {_known(settings)}")]
         )
+    job_id = new_id("job")
     now = utcnow()
-    job = Job(
-        id=new_id("job"),
-        user_id=user_id,
+    meta = data.metadata or {}
+    # A Core insert: the ORM's unit-of-work machinery is the costliest part of this hot path.
+    await uow.session.execute(
+        insert(Job).values(
+            id=job_id,
+            user_id=user_id,
+            profile_id=data.profile_id,
+            platform=data.platform,
+            topic=data.topic,
+            options=options,
+            meta=meta,
+            status="queued",
+            attempts=0,
+            webhook_url=data.webhook_url,
+            request_id=request_id,
+            traceparent=traceparent,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    uow.enqueue(
+        GENERATION_RUN,
+        job_id,
+        GenerationPayload(job_id=job_id, request_id=request_id, traceparent=traceparent),
+    )
+    return JobOut(
+        id=job_id,
+        status="queued",
         profile_id=data.profile_id,
         platform=data.platform,
         topic=data.topic,
         options=options,
-        meta=data.metadata or {},
-        status="queued",
+        metadata=meta,
         attempts=0,
-        webhook_url=data.webhook_url,
-        request_id=request_id,
-        traceparent=traceparent,
         created_at=now,
-        updated_at=now,
+        webhook_url=data.webhook_url,
     )
-    uow.session.add(job)
-    uow.enqueue(
-        GENERATION_RUN,
-        job.id,
-        GenerationPayload(job_id=job.id, request_id=request_id, traceparent=traceparent),
-    )
-    return to_out(job)
 
 
 def _known(settings: Settings) -> str:
@@ -160,5 +176,5 @@ async def cancel(uow: UnitOfWork, user_id: str, job_id: str) -> JobOut:
     )
     if canceled is None:
         raise Conflict(f"job is already {job.status}")
-    uow.after_commit(lambda: events.publish_finished(uow.queue, canceled.id))
+    uow.after_commit(lambda: events.publish_finished(uow.redis, canceled.id))
     return to_out(canceled)

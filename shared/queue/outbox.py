@@ -10,13 +10,14 @@ idempotent after that.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 import msgspec
 from arq.connections import ArqRedis
 from loguru import logger
 from redis.exceptions import RedisError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.clock import utcnow
@@ -26,11 +27,31 @@ _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(dict[str, object])
 
 
-def message(task: str, queue_job_id: str, payload: msgspec.Struct) -> OutboxMessage:
-    return OutboxMessage(task=task, queue_job_id=queue_job_id, payload=_encoder.encode(payload))
+@dataclass(slots=True)
+class Message:
+    """A queue message on its way through the outbox (``id`` is set once it is written)."""
+
+    task: str
+    queue_job_id: str
+    payload: bytes
+    id: int = 0
 
 
-async def deliver(queue: ArqRedis, messages: Sequence[OutboxMessage]) -> list[int]:
+def message(task: str, queue_job_id: str, payload: msgspec.Struct) -> Message:
+    return Message(task=task, queue_job_id=queue_job_id, payload=_encoder.encode(payload))
+
+
+async def write(session: AsyncSession, messages: Sequence[Message]) -> None:
+    """Insert ``messages`` in the caller's transaction (one statement) and record their ids."""
+    ids = await session.scalars(
+        insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True),
+        [{"task": m.task, "queue_job_id": m.queue_job_id, "payload": m.payload} for m in messages],
+    )
+    for item, new_id in zip(messages, ids, strict=True):
+        item.id = new_id
+
+
+async def deliver(queue: ArqRedis, messages: Sequence[Message]) -> list[int]:
     """Enqueue ``messages`` in order; return the ids sent before any Redis failure."""
     sent: list[int] = []
     try:
@@ -42,23 +63,6 @@ async def deliver(queue: ArqRedis, messages: Sequence[OutboxMessage]) -> list[in
     except (RedisError, OSError) as exc:
         logger.warning("outbox.send_deferred", error=type(exc).__name__, pending=len(messages))
     return sent
-
-
-async def relay(session: AsyncSession, queue: ArqRedis, messages: Sequence[OutboxMessage]) -> int:
-    """Send just-committed ``messages`` and forget the sent ones; return how many were sent.
-
-    Runs after the business commit; the delete is one autocommit statement (no transaction
-    round trips) because losing it only means the sweeper sends the message again, which is
-    harmless. On a Redis failure the rows stay for the sweeper and the request still succeeds.
-    """
-    sent = await deliver(queue, messages)
-    if sent:
-        connection = await session.connection(
-            execution_options={"isolation_level": "AUTOCOMMIT"}
-        )
-        await connection.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(sent)))
-        await session.commit()
-    return len(sent)
 
 
 async def sweep(
@@ -74,7 +78,8 @@ async def sweep(
             .with_for_update(skip_locked=True)
         )
     ).all()
-    sent = await deliver(queue, rows) if rows else []
+    pending = [Message(r.task, r.queue_job_id, r.payload, r.id) for r in rows]
+    sent = await deliver(queue, pending) if pending else []
     if sent:
         await session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(sent)))
         logger.info("outbox.swept", sent=len(sent))

@@ -20,6 +20,7 @@ from shared.jobs.schemas import JobCreate
 from shared.queue import outbox
 from shared.queue.client import connect
 from shared.queue.models import OutboxMessage
+from shared.queue.relay import OutboxRelay
 from shared.queue.tasks import GenerationPayload
 from tests.factories import create_profile, submit_job
 from tests.fakes.openai_server import FakeOpenAI
@@ -35,8 +36,16 @@ async def worker_ctx(
     provider = build_provider(
         settings.openai_api_keys, settings.openai_base_url, settings.openai_timeout
     )
-    deps = WorkerDeps(settings=settings, db=db, redis=redis, provider=provider, worker_id="t")
+    deps = WorkerDeps(
+        settings=settings,
+        db=db,
+        redis=redis,
+        provider=provider,
+        relay=OutboxRelay(db.sessions, redis),
+        worker_id="t",
+    )
     yield {"deps": deps, "job_try": 1}
+    await deps.relay.aclose()
     await provider.aclose()
 
 
@@ -73,8 +82,9 @@ async def test_job_is_accepted_while_redis_is_down_and_runs_once_it_is_back(
     user = await make_user()
     profile = await create_profile(api, user.headers)
     dead_redis = connect("redis://127.0.0.1:1/0")
+    dead_relay = OutboxRelay(db.sessions, dead_redis)
     try:
-        async with UnitOfWork(db.sessions, dead_redis) as uow:
+        async with UnitOfWork(db.sessions, dead_relay) as uow:
             job = await jobs.submit(
                 uow,
                 settings,
@@ -84,7 +94,9 @@ async def test_job_is_accepted_while_redis_is_down_and_runs_once_it_is_back(
                 traceparent=None,
             )
             await uow.commit()
+        await dead_relay.drain()  # the relay tried and failed: the message stays
     finally:
+        await dead_relay.aclose()
         await dead_redis.aclose()
     async with db.sessions() as session:
         pending = await session.scalar(select(func.count()).select_from(OutboxMessage))
@@ -100,10 +112,15 @@ async def test_job_is_accepted_while_redis_is_down_and_runs_once_it_is_back(
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
 
 
-async def test_payloads_are_msgpack_not_pickle(redis: ArqRedis, db: Database) -> None:
-    async with UnitOfWork(db.sessions, redis) as uow:
+async def test_payloads_are_msgpack_not_pickle(
+    redis: ArqRedis, db: Database, relay: OutboxRelay
+) -> None:
+    async with UnitOfWork(db.sessions, relay) as uow:
         uow.enqueue("generation.run", "job_probe", GenerationPayload(job_id="job_probe"))
         await uow.commit()
+    await relay.drain()
+    async with db.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
     raw = await redis.get("arq:job:job_probe")
     await redis.delete("arq:job:job_probe")
     await redis.zrem("ghostpen:queue", "job_probe")
