@@ -397,7 +397,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "job_max_attempts": read.get("JOB_MAX_ATTEMPTS", _positive_int, 5),
         "job_timeout": read.get("JOB_TIMEOUT", _positive_float, 300.0),
         "worker_concurrency": read.get("WORKER_CONCURRENCY", _positive_int, 10),
-        "worker_poll_delay": read.get("WORKER_POLL_DELAY", _positive_float, 0.05),
+        "worker_poll_delay": read.get("WORKER_POLL_DELAY", _positive_float, 0.02),
         "worker_drain_timeout": read.get("WORKER_DRAIN_TIMEOUT", _duration, 30),
         "log_level": read.get(
             "LOG_LEVEL", _choice("trace", "debug", "info", "warning", "error"), "info"

@@ -97,7 +97,7 @@ def base_env(database_url: str, redis_url: str, fake: FakeOpenAI) -> dict[str, s
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "info",
         "ALLOWED_ORIGINS": "https://app.example.com",
-        "WORKER_POLL_DELAY": "0.05",
+        "WORKER_POLL_DELAY": "0.02",
         "JOB_MAX_ATTEMPTS": "3",
     }
 
