@@ -111,6 +111,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         """No model key: generation uses the clearly labelled offline backend."""
         return not self.openai_api_keys
 
+    @property
+    def selectable_models(self) -> frozenset[str]:
+        """Models a job may ask for: the priced ones (billable) and the configured default."""
+        return frozenset(self.model_prices) | {self.openai_model}
+
     def price_for(self, model: str) -> ModelPrice | None:
         return self.model_prices.get(model)
 

@@ -63,7 +63,7 @@ async def submit(
     await profiles.get_owned(uow.session, user_id, data.profile_id)
     options: dict[str, Any] = msgspec.to_builtins(data.options) if data.options else {}
     model = options.get("model")
-    if model is not None and settings.price_for(model) is None:
+    if model is not None and model not in settings.selectable_models:
         raise ValidationFailed(
             errors=[FieldError("options.model", f"unknown model; known: {_known(settings)}")]
         )
@@ -109,7 +109,7 @@ async def submit(
 
 
 def _known(settings: Settings) -> str:
-    return ", ".join(sorted(settings.model_prices))
+    return ", ".join(sorted(settings.selectable_models))
 
 
 async def get(session: AsyncSession, user_id: str, job_id: str) -> JobOut:

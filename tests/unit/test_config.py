@@ -132,3 +132,10 @@ def test_rate_tables_and_proxies_are_validated() -> None:
     found = problems({**BASE, "RATE_LIMITS": "user=lots", "TRUSTED_PROXIES": "10.0.0.0/8,nope"})
     assert any(problem.startswith("RATE_LIMITS") for problem in found)
     assert any(problem.startswith("TRUSTED_PROXIES") for problem in found)
+
+
+def test_the_configured_model_is_selectable_even_without_a_price() -> None:
+    settings = load_settings({**BASE, "OPENAI_MODEL": "house-model"})
+    assert "house-model" in settings.selectable_models
+    assert "gpt-4o-mini" in settings.selectable_models
+    assert settings.price_for("house-model") is None
