@@ -165,6 +165,8 @@ async def _generate(deps: WorkerDeps, job: Job) -> Outcome:
     style_score = score(text, style, platform)  # type: ignore[arg-type]
     usage = generated.usage
     price = deps.settings.price_for(generated.model) or deps.settings.price_for(model)
+    if price is None:
+        logger.warning("billing.unpriced_model", model=generated.model, hint="set MODEL_PRICES")
     cost = cost_usd(
         price,
         prompt_tokens=usage.prompt_tokens,
