@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.clock import utcnow
 from shared.errors import NotFound
 from shared.jobs.models import ACTIVE_STATUSES, Job
+from shared.profiles.models import Profile
 
 
 async def get_owned(session: AsyncSession, user_id: str, job_id: str) -> Job:
@@ -20,6 +21,23 @@ async def get_owned(session: AsyncSession, user_id: str, job_id: str) -> Job:
     if job is None:
         raise NotFound("job not found")
     return job
+
+
+async def insert_for_profile(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Insert a job only if its profile belongs to its user; False when it does not.
+
+    ``INSERT … SELECT FROM profiles`` checks ownership and inserts in one round trip, on the
+    busiest endpoint; the ORM unit of work is skipped for the same reason.
+    """
+    columns = Job.__table__.c
+    row = select(
+        *(literal(value, columns[name].type).label(name) for name, value in values.items())
+    )
+    owned = row.where(
+        Profile.id == values["profile_id"], Profile.user_id == values["user_id"]
+    ).select_from(Profile)
+    result = await session.execute(insert(Job).from_select(list(values), owned).returning(Job.id))
+    return result.scalar_one_or_none() is not None
 
 
 async def get(session: AsyncSession, job_id: str) -> Job | None:

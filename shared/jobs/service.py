@@ -7,20 +7,18 @@ import contextlib
 from typing import Any
 
 import msgspec
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.clock import utcnow
 from shared.config import Settings
 from shared.db.uow import UnitOfWork
-from shared.errors import Conflict, FieldError, ValidationFailed
+from shared.errors import Conflict, FieldError, NotFound, ValidationFailed
 from shared.ids import new_id
 from shared.jobs import events, repository
 from shared.jobs.events import JobEventHub
 from shared.jobs.models import ACTIVE_STATUSES, TERMINAL_STATUSES, Job
 from shared.jobs.schemas import JobCreate, JobError, JobOut, JobResult
 from shared.pagination import Page, decode_cursor, page_of
-from shared.profiles import repository as profiles
 from shared.queue.tasks import GENERATION_RUN, GenerationPayload
 
 
@@ -60,7 +58,6 @@ async def submit(
 
     Raises NotFound (profile unknown or not the caller's) and ValidationFailed (model unknown).
     """
-    await profiles.get_owned(uow.session, user_id, data.profile_id)
     options: dict[str, Any] = msgspec.to_builtins(data.options) if data.options else {}
     model = options.get("model")
     if model is not None and model not in settings.selectable_models:
@@ -70,25 +67,27 @@ async def submit(
     job_id = new_id("job")
     now = utcnow()
     meta = data.metadata or {}
-    # A Core insert: the ORM's unit-of-work machinery is the costliest part of this hot path.
-    await uow.session.execute(
-        insert(Job).values(
-            id=job_id,
-            user_id=user_id,
-            profile_id=data.profile_id,
-            platform=data.platform,
-            topic=data.topic,
-            options=options,
-            meta=meta,
-            status="queued",
-            attempts=0,
-            webhook_url=data.webhook_url,
-            request_id=request_id,
-            traceparent=traceparent,
-            created_at=now,
-            updated_at=now,
-        )
+    inserted = await repository.insert_for_profile(
+        uow.session,
+        {
+            "id": job_id,
+            "user_id": user_id,
+            "profile_id": data.profile_id,
+            "platform": data.platform,
+            "topic": data.topic,
+            "options": options,
+            "metadata": meta,
+            "status": "queued",
+            "attempts": 0,
+            "webhook_url": data.webhook_url,
+            "request_id": request_id,
+            "traceparent": traceparent,
+            "created_at": now,
+            "updated_at": now,
+        },
     )
+    if not inserted:
+        raise NotFound("profile not found")
     uow.enqueue(
         GENERATION_RUN,
         job_id,
