@@ -180,7 +180,12 @@ def _drain(stack: Stack, args: argparse.Namespace, spy: Path | None = None) -> d
         recorder = profile.record(stack.worker.pid, None, spy)
     try:
         drain = _run(
-            scenarios.drain(stack.database_url, window=args.drain_window, limit=args.drain_timeout)
+            scenarios.drain(
+                stack.database_url,
+                stack.redis_url,
+                window=args.drain_window,
+                limit=args.drain_timeout,
+            )
         )
     finally:
         if recorder is not None:

@@ -12,8 +12,10 @@ from typing import Any
 
 import asyncpg
 import httpx
+from redis.asyncio import Redis
 
 from bench.loadgen import percentile
+from shared.queue.client import QUEUE_NAME
 from tests.conftest import PASSWORD
 
 TERMINAL = frozenset({"succeeded", "failed", "canceled"})
@@ -228,7 +230,17 @@ async def cancel_queued(database_url: str) -> int:
         await connection.close()
 
 
-async def drain(database_url: str, *, window: float, limit: float) -> Drain:
+async def forget_queue(redis_url: str) -> None:
+    """Drop the canceled jobs' queue entries too, or the worker spends the next phase
+    skipping thousands of them (each a cheap but real task run)."""
+    client = Redis.from_url(redis_url)
+    try:
+        await client.delete(QUEUE_NAME)
+    finally:
+        await client.aclose()
+
+
+async def drain(database_url: str, redis_url: str, *, window: float, limit: float) -> Drain:
     """Let the worker drain for ``window`` s, cancel the rest, wait (``limit`` s) for quiet."""
     started = time.perf_counter()
     backlog = await active_jobs(database_url)
@@ -238,6 +250,7 @@ async def drain(database_url: str, *, window: float, limit: float) -> Drain:
     canceled = 0
     if remaining:
         canceled = await cancel_queued(database_url)
+        await forget_queue(redis_url)
         remaining = await _wait(database_url, limit)
     return Drain(
         backlog=backlog,
