@@ -246,10 +246,10 @@ def write_docs(report: dict[str, Any], json_name: str) -> None:
     worker_note = (
         "\nThe worker keeps draining while the gateway is under load (`--worker-during-load`).\n"
         if cfg.get("worker_during_load")
-        else "\nThe worker is frozen (SIGSTOP) while the gateway is under load, so the POST /jobs\n"
+        else "\nThe worker is stopped while the gateway is under load, so the POST /jobs\n"
         "figures are the gateway's and not the draining worker's (on 2 cores it would take most\n"
-        "of a core); it is resumed for the drains, which measure its own rate with the gateway\n"
-        "idle. `--worker-during-load` measures both together.\n"
+        "of a core); a fresh worker is started for the drains, which measure its own rate with\n"
+        "the gateway idle. `--worker-during-load` measures both together.\n"
     )
     aof = "on" if m["redis"]["aof_enabled"] else "off"
     minutes = report["duration_s"] / 60
