@@ -78,13 +78,25 @@ async def provide_principal(
 
 
 def provide_client_ip(request: Request[Any, Any, Any], state: State) -> str:
-    """The peer address, or the first untrusted hop of X-Forwarded-For behind a trusted proxy."""
-    peer = request.client.host if request.client else "unknown"
-    trusted = [ipaddress.ip_network(cidr) for cidr in gateway_state(state).settings.trusted_proxies]
+    """The caller's address, believing X-Forwarded-For only from ``TRUSTED_PROXIES``."""
+    return client_ip(
+        request.client.host if request.client else "unknown",
+        request.headers.get("x-forwarded-for", ""),
+        gateway_state(state).settings.trusted_proxies,
+    )
+
+
+def client_ip(peer: str, forwarded_for: str, trusted_proxies: tuple[str, ...]) -> str:
+    """The first hop, walking X-Forwarded-For from the right, that is not a trusted proxy.
+
+    Proxies append the address they received from, so only the entries added by proxies we
+    trust are reliable; anything further left was written by the client and may be forged.
+    """
+    trusted = [ipaddress.ip_network(cidr) for cidr in trusted_proxies]
     if not trusted or not _in(peer, trusted):
         return peer
-    hops = [hop.strip() for hop in request.headers.get("x-forwarded-for", "").split(",")]
-    for hop in reversed([hop for hop in hops if hop]):
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):
         if not _in(hop, trusted):
             return hop
     return peer

@@ -8,6 +8,7 @@ import httpx
 import msgspec
 
 from shared.config import Settings
+from shared.db.engine import Database
 from tests.conftest import serve
 
 
@@ -30,3 +31,17 @@ async def test_database_down_is_a_quick_503(settings: Settings) -> None:
         ready = await client.get("/health/ready")
         assert ready.status_code == 503
         assert ready.json()["checks"]["database"]["ok"] is False
+
+
+async def test_read_endpoints_use_the_replica_engine_when_configured(
+    settings: Settings, db: Database
+) -> None:
+    replica = msgspec.structs.replace(settings, database_read_url=settings.database_url)
+    async with serve(replica) as url, httpx.AsyncClient(base_url=url) as client:
+        email, password = "replica@example.com", "correct horse battery"
+        await client.post("/api/v1/auth/register", json={"email": email, "password": password})
+        login = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        listed = await client.get("/api/v1/profiles", headers=headers)
+        assert listed.status_code == 200
+        assert listed.json() == {"data": [], "next_cursor": None}
