@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +31,7 @@ from shared.db.registry import metadata
 from shared.db.uow import UnitOfWork
 from shared.observability.tracing import configure_tracing
 from shared.queue.client import connect
+from shared.queue.heartbeat import live_workers
 from shared.queue.relay import OutboxRelay
 from tests.fakes.openai_server import FakeOpenAI
 from tests.support.services import (
@@ -193,18 +193,29 @@ async def api(gateway_url: str, db: Database) -> AsyncIterator[httpx.AsyncClient
 
 
 @pytest.fixture(scope="session")
-async def worker(settings: Settings, db: Database) -> AsyncIterator[Worker]:
+async def worker(settings: Settings, db: Database, redis: ArqRedis) -> AsyncIterator[Worker]:
     """A real ARQ worker polling this run's Redis db, in the test event loop."""
     arq_worker = create_worker(settings, handle_signals=False)
     task = asyncio.create_task(arq_worker.async_run())
+    deadline = asyncio.get_running_loop().time() + 10
+    while not await live_workers(redis):  # started: on_startup ran and it has beaten
+        assert not task.done(), task
+        assert asyncio.get_running_loop().time() < deadline, "the worker did not start"
+        await asyncio.sleep(0.02)
     yield arq_worker
-    task.cancel()
+    # Not arq's close(): with signal handling off it cancels the running jobs and then awaits
+    # them, so it raises CancelledError before on_shutdown. Stop polling, then shut down.
+    await _wait_until_idle(arq_worker)
+    while not task.done():
+        # A cancel that lands inside one of arq's shielded sections is absorbed; repeat it.
+        assert arq_worker.main_task is not None
+        arq_worker.main_task.cancel()
+        await asyncio.wait({task}, timeout=0.2)
     with contextlib.suppress(asyncio.CancelledError):
-        await task
-    with warnings.catch_warnings():
-        # arq's close() still calls redis-py's deprecated close(); it also runs on_shutdown.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        await arq_worker.close()
+        task.result()
+    assert arq_worker.on_shutdown is not None
+    await arq_worker.on_shutdown(arq_worker.ctx)
+    await arq_worker.pool.aclose()
 
 
 @dataclass

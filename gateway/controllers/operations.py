@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 from litestar import Controller, MediaType, Request, Response, get
 from litestar.datastructures import State
+from litestar.params import FromQuery
 from loguru import logger
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
@@ -70,13 +71,15 @@ class OperationsController(Controller):
         return {"status": "ok"}
 
     @get("/health/ready", summary="Postgres, Redis, schema at head and a live worker")
-    async def ready(self, state: State) -> Response[Readiness]:
+    async def ready(self, state: State, workers: FromQuery[bool] = True) -> Response[Readiness]:
+        """``?workers=false`` leaves the worker check out: a Kubernetes readiness probe should
+        not take every gateway out of service because the workers are down, since accepted
+        jobs wait safely in the outbox and the queue."""
         gateway = gateway_state(state)
-        results = await asyncio.gather(
-            _run("database", _database, gateway),
-            _run("redis", _redis, gateway),
-            _run("workers", _workers, gateway),
-        )
+        probes = [("database", _database), ("redis", _redis)]
+        if workers:
+            probes.append(("workers", _workers))
+        results = await asyncio.gather(*(_run(name, probe, gateway) for name, probe in probes))
         checks = dict(results)
         ok = all(check.ok for check in checks.values())
         body = Readiness(status="ok" if ok else "unavailable", checks=checks)

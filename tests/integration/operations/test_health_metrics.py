@@ -39,6 +39,9 @@ async def test_ready_is_503_without_workers(
         assert response.status_code == 503
         assert response.headers["retry-after"]
         assert response.json()["checks"]["workers"]["ok"] is False
+        gateway_only = await api.get("/health/ready", params={"workers": "false"})
+        assert gateway_only.status_code == 200
+        assert "workers" not in gateway_only.json()["checks"]
     finally:
         if saved:
             await redis.zadd(WORKERS_KEY, dict(saved))
