@@ -67,3 +67,23 @@ async def submit_job(
     body = {"profile_id": profile_id, "platform": "linkedin", "topic": "why we hire juniors"}
     body.update(fields)
     return await api.post("/api/v1/jobs", json=body, headers=headers)
+
+
+async def wait_for_job(
+    api: httpx.AsyncClient, headers: dict[str, str], job_id: str, *, seconds: int = 20
+) -> dict[str, Any]:
+    """Long-poll a job until it is terminal (or ``seconds`` pass); return its body."""
+    response = await api.get(f"/api/v1/jobs/{job_id}", params={"wait": seconds}, headers=headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def run_job(api: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, Any]:
+    """Create a profile, submit a job for it and wait until it has succeeded."""
+    profile = await create_profile(api, headers)
+    submitted = await submit_job(api, headers, profile["id"])
+    assert submitted.status_code == 202, submitted.text
+    done = await wait_for_job(api, headers, submitted.json()["id"])
+    assert done["status"] == "succeeded", done
+    return done

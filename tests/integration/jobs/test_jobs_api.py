@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from shared.billing.models import UsageEntry
 from shared.db.engine import Database
-from tests.factories import create_profile, submit_job
+from tests.factories import create_profile, submit_job, wait_for_job
 from tests.fakes.openai_server import FakeOpenAI
 
 JOBS = "/api/v1/jobs"
@@ -25,13 +25,6 @@ async def ledger_rows(db: Database, job_id: str) -> int:
             select(func.count()).select_from(UsageEntry).where(UsageEntry.job_id == job_id)
         )
     return int(count or 0)
-
-
-async def wait_for(api: httpx.AsyncClient, headers: dict[str, str], job_id: str) -> dict[str, Any]:
-    response = await api.get(f"{JOBS}/{job_id}", params={"wait": 20}, headers=headers)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def test_job_runs_end_to_end(
@@ -49,7 +42,7 @@ async def test_job_runs_end_to_end(
     assert job["status"] == "queued"
     assert submitted.headers["location"] == f"/api/v1/jobs/{job['id']}"
 
-    done = await wait_for(api, user.headers, job["id"])
+    done = await wait_for_job(api, user.headers, job["id"])
     assert done["status"] == "succeeded", done
     assert done["attempts"] == 1
     assert done["metadata"] == {"campaign": "q4"}
@@ -94,7 +87,7 @@ async def test_long_poll_returns_unfinished_job_at_timeout(
     response = await api.get(f"{JOBS}/{job['id']}", params={"wait": 1}, headers=user.headers)
     assert time.monotonic() - started >= 0.9
     assert response.json()["status"] in {"queued", "running"}
-    await wait_for(api, user.headers, job["id"])
+    await wait_for_job(api, user.headers, job["id"])
 
 
 async def test_retryable_error_retries_with_retry_after(
@@ -104,7 +97,7 @@ async def test_retryable_error_retries_with_retry_after(
     profile = await create_profile(api, user.headers)
     fake_openai.inject({"status": 429, "retry_after": 0.3}, {"status": 500})
     job = (await submit_job(api, user.headers, profile["id"])).json()
-    done = await wait_for(api, user.headers, job["id"])
+    done = await wait_for_job(api, user.headers, job["id"])
     assert done["status"] == "succeeded", done
     assert done["attempts"] == 3
     assert done["error"] is None
@@ -118,7 +111,7 @@ async def test_permanent_error_fails_fast_with_stable_code(
     profile = await create_profile(api, user.headers)
     fake_openai.inject({"status": 400, "code": "content_policy_violation"})
     job = (await submit_job(api, user.headers, profile["id"])).json()
-    done = await wait_for(api, user.headers, job["id"])
+    done = await wait_for_job(api, user.headers, job["id"])
     assert done["status"] == "failed"
     assert done["attempts"] == 1
     assert done["error"]["code"] == "model_content_policy"
@@ -133,7 +126,7 @@ async def test_attempts_are_capped(
     profile = await create_profile(api, user.headers)
     fake_openai.inject({"status": 503}, {"status": 503}, {"status": 503})
     job = (await submit_job(api, user.headers, profile["id"])).json()
-    done = await wait_for(api, user.headers, job["id"])
+    done = await wait_for_job(api, user.headers, job["id"])
     assert done["status"] == "failed"
     assert done["attempts"] == 3
     assert done["error"]["code"] == "model_unavailable"

@@ -8,7 +8,7 @@ import httpx
 from arq.worker import Worker
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from tests.factories import create_profile, submit_job
+from tests.factories import run_job
 
 
 async def test_gateway_and_worker_share_one_trace(
@@ -18,10 +18,7 @@ async def test_gateway_and_worker_share_one_trace(
     span_exporter: InMemorySpanExporter,
 ) -> None:
     user = await make_user()
-    profile = await create_profile(api, user.headers)
-    job = (await submit_job(api, user.headers, profile["id"])).json()
-    done = await api.get(f"/api/v1/jobs/{job['id']}", params={"wait": 20}, headers=user.headers)
-    assert done.json()["status"] == "succeeded"
+    job = await run_job(api, user.headers)
 
     spans = span_exporter.get_finished_spans()
     runs = [

@@ -22,7 +22,7 @@ from shared.queue.client import connect
 from shared.queue.models import OutboxMessage
 from shared.queue.relay import OutboxRelay
 from shared.queue.tasks import GenerationPayload
-from tests.factories import create_profile, submit_job
+from tests.factories import create_profile, run_job
 from tests.fakes.openai_server import FakeOpenAI
 from workers.context import WorkerDeps
 from workers.providers import build_provider
@@ -57,18 +57,15 @@ async def test_rerun_of_a_finished_job_does_not_call_the_model(
     fake_openai: FakeOpenAI,
 ) -> None:
     user = await make_user()
-    profile = await create_profile(api, user.headers)
-    job = (await submit_job(api, user.headers, profile["id"])).json()
-    done = await api.get(f"/api/v1/jobs/{job['id']}", params={"wait": 20}, headers=user.headers)
-    assert done.json()["status"] == "succeeded"
+    done = await run_job(api, user.headers)
     calls = len(fake_openai.requests)
 
-    status = await generation_run(worker_ctx, {"job_id": job["id"]})
+    status = await generation_run(worker_ctx, {"job_id": done["id"]})
 
     assert status == "skipped"
     assert len(fake_openai.requests) == calls
-    again = (await api.get(f"/api/v1/jobs/{job['id']}", headers=user.headers)).json()
-    assert again == done.json()
+    again = (await api.get(f"/api/v1/jobs/{done['id']}", headers=user.headers)).json()
+    assert again == done
 
 
 async def test_job_is_accepted_while_redis_is_down_and_runs_once_it_is_back(
