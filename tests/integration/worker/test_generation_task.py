@@ -10,6 +10,7 @@ import httpx
 import pytest
 from arq.connections import ArqRedis
 from arq.worker import Worker
+from msgspec import msgpack
 from sqlalchemy import func, select
 
 from shared.config import Settings
@@ -18,7 +19,7 @@ from shared.db.uow import UnitOfWork
 from shared.jobs import service as jobs
 from shared.jobs.schemas import JobCreate
 from shared.queue import outbox
-from shared.queue.client import connect
+from shared.queue.client import QUEUE_NAME, connect
 from shared.queue.models import OutboxMessage
 from shared.queue.relay import OutboxRelay
 from shared.queue.tasks import GenerationPayload
@@ -109,18 +110,23 @@ async def test_job_is_accepted_while_redis_is_down_and_runs_once_it_is_back(
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
 
 
-async def test_payloads_are_msgpack_not_pickle(
-    redis: ArqRedis, db: Database, relay: OutboxRelay
-) -> None:
+async def test_relay_sends_and_forgets_outbox_rows(db: Database, relay: OutboxRelay) -> None:
     async with UnitOfWork(db.sessions, relay) as uow:
         uow.enqueue("generation.run", "job_probe", GenerationPayload(job_id="job_probe"))
         await uow.commit()
     await relay.drain()
     async with db.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
-    raw = await redis.get("arq:job:job_probe")
-    await redis.delete("arq:job:job_probe")
-    await redis.zrem("ghostpen:queue", "job_probe")
+
+
+async def test_payloads_are_msgpack_not_pickle(redis: ArqRedis) -> None:
+    # Deferred, so the running test worker does not take it before we look.
+    await redis.enqueue_job(
+        "generation.run", {"job_id": "job_wire"}, _job_id="job_wire", _defer_by=600
+    )
+    raw = await redis.get("arq:job:job_wire")
+    await redis.delete("arq:job:job_wire")
+    await redis.zrem(QUEUE_NAME, "job_wire")
     assert raw is not None
     assert not raw.startswith(b"\x80")  # pickle protocol marker
-    assert b"job_probe" in raw
+    assert msgpack.decode(raw)["a"] == [payload]
