@@ -121,9 +121,8 @@ async def test_relay_sends_and_forgets_outbox_rows(db: Database, relay: OutboxRe
 
 async def test_payloads_are_msgpack_not_pickle(redis: ArqRedis) -> None:
     # Deferred, so the running test worker does not take it before we look.
-    await redis.enqueue_job(
-        "generation.run", {"job_id": "job_wire"}, _job_id="job_wire", _defer_by=600
-    )
+    payload = {"job_id": "job_wire"}
+    await redis.enqueue_job("generation.run", payload, _job_id="job_wire", _defer_by=600)
     raw = await redis.get("arq:job:job_wire")
     await redis.delete("arq:job:job_wire")
     await redis.zrem(QUEUE_NAME, "job_wire")
