@@ -106,7 +106,19 @@ def run_dev(*, host: str, port: int, data_dir: str) -> int:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             print("\nghostpen dev: stopping…", flush=True)  # noqa: T201
             return 0
-        return 1
+        return _exit_code(children)
+
+
+def _exit_code(children: list[subprocess.Popen[bytes]]) -> int:
+    """0 when the children stopped cleanly (e.g. Ctrl-C reached them first), else 1."""
+    clean = {0, -signal.SIGINT, -signal.SIGTERM}
+    crashed = [child for child in children if child.returncode not in clean]
+    for child in crashed:
+        role = (
+            child.args[3] if isinstance(child.args, list) and len(child.args) > 3 else "a process"
+        )
+        print(f"ghostpen dev: {role} exited with code {child.returncode}", file=sys.stderr)  # noqa: T201
+    return 1 if crashed else 0
 
 
 def _interrupt(signum: int, frame: object) -> None:
