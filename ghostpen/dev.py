@@ -112,7 +112,8 @@ def run_dev(*, host: str, port: int, data_dir: str) -> int:
 def _exit_code(children: list[subprocess.Popen[bytes]]) -> int:
     """0 when the children stopped cleanly (e.g. Ctrl-C reached them first), else 1."""
     clean = {0, -signal.SIGINT, -signal.SIGTERM}
-    crashed = [child for child in children if child.returncode not in clean]
+    exited = [child for child in children if child.poll() is not None]
+    crashed = [child for child in exited if child.returncode not in clean]
     for child in crashed:
         role = (
             child.args[3] if isinstance(child.args, list) and len(child.args) > 3 else "a process"

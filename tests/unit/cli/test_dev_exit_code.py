@@ -23,3 +23,12 @@ def test_clean_stop_is_success() -> None:
 def test_a_crashed_child_is_named(capsys: pytest.CaptureFixture[str]) -> None:
     assert _exit_code([finished(0, "gateway"), finished(3, "worker")]) == 1
     assert "worker exited with code 3" in capsys.readouterr().err
+
+
+def test_a_child_still_running_is_not_a_crash() -> None:
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "worker"])
+    try:
+        assert _exit_code([finished(0, "gateway"), running]) == 0
+    finally:
+        running.kill()
+        running.wait()
