@@ -20,6 +20,7 @@ import msgspec
 from arq import Retry
 from loguru import logger
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from redis.exceptions import RedisError
 from sqlalchemy import func
 
 from shared.billing import repository as ledger
@@ -30,14 +31,8 @@ from shared.jobs import events
 from shared.jobs import repository as jobs
 from shared.jobs.models import ACTIVE_STATUSES, Job
 from shared.jobs.schemas import JobResult, StyleScoreOut, UsageOut
-from shared.observability.metrics import (
-    JOB_ATTEMPTS_RETRIED,
-    JOB_DURATION,
-    JOBS_FINISHED,
-    MODEL_CALL_DURATION,
-    MODEL_COST,
-    MODEL_TOKENS,
-)
+from shared.observability import job_stats
+from shared.observability.metrics import JOB_ATTEMPTS_RETRIED, MODEL_CALL_DURATION
 from shared.observability.tracing import get_tracer
 from shared.profiles import repository as profiles
 from shared.profiles.models import Profile
@@ -236,7 +231,7 @@ async def _handle_provider_error(deps: WorkerDeps, job: Job, error: ProviderErro
 async def _finish_failed(deps: WorkerDeps, job: Job, code: str, message: str) -> str:
     with tracer.start_as_current_span("db.job.finish", attributes={"ghostpen.status": "failed"}):
         failed = await _record_failure(deps, job, code, message)
-    return _observe(job, "failed" if failed else "canceled")
+    return await _observe(deps, job, "failed" if failed else "canceled", None)
 
 
 async def _record_failure(deps: WorkerDeps, job: Job, code: str, message: str) -> Job | None:
@@ -268,15 +263,11 @@ async def _record_failure(deps: WorkerDeps, job: Job, code: str, message: str) -
 
 
 async def _finish_succeeded(deps: WorkerDeps, job: Job, outcome: Outcome) -> str:
-    generated, usage = outcome.generated, outcome.generated.usage
     with tracer.start_as_current_span("db.job.finish", attributes={"ghostpen.status": "succeeded"}):
         succeeded, billed = await _record_success(deps, job, outcome)
-    if billed:
-        MODEL_TOKENS.labels(generated.model, "prompt").inc(usage.prompt_tokens)
-        MODEL_TOKENS.labels(generated.model, "completion").inc(usage.completion_tokens)
-        MODEL_TOKENS.labels(generated.model, "cached_prompt").inc(usage.cached_prompt_tokens)
-        MODEL_COST.labels(generated.model).inc(float(outcome.cost))
-    return _observe(job, "succeeded" if succeeded else "canceled")
+    return await _observe(
+        deps, job, "succeeded" if succeeded else "canceled", outcome if billed else None
+    )
 
 
 async def _record_success(deps: WorkerDeps, job: Job, outcome: Outcome) -> tuple[bool, bool]:
@@ -311,8 +302,26 @@ async def _record_success(deps: WorkerDeps, job: Job, outcome: Outcome) -> tuple
     return succeeded is not None, billed
 
 
-def _observe(job: Job, status: str) -> str:
-    JOBS_FINISHED.labels(status, job.platform).inc()
-    JOB_DURATION.labels(status).observe((utcnow() - job.created_at).total_seconds())
+async def _observe(deps: WorkerDeps, job: Job, status: str, billed: Outcome | None) -> str:
+    """Log the outcome and add it (with any usage billed now) to the cluster-wide counters."""
     logger.info(f"job.{status}", attempts=job.attempts)
+    usage = billed.generated.usage if billed else None
+    try:
+        await job_stats.record(
+            deps.redis,
+            status=status,
+            platform=job.platform,
+            seconds=(utcnow() - job.created_at).total_seconds(),
+            model=billed.generated.model if billed else None,
+            tokens={
+                "prompt": usage.prompt_tokens,
+                "completion": usage.completion_tokens,
+                "cached_prompt": usage.cached_prompt_tokens,
+            }
+            if usage
+            else None,
+            cost=billed.cost if billed else None,
+        )
+    except (RedisError, OSError) as exc:
+        logger.warning("metrics.record_failed", error=type(exc).__name__)
     return status

@@ -17,7 +17,14 @@ from gateway.dependencies import gateway_state
 from gateway.state import GatewayState
 from shared.db.migrations import current_revision, head_revision
 from shared.jobs.repository import count_active_by_status
-from shared.observability.metrics import JOBS_BY_STATUS, LIVE_WORKERS, QUEUE_DEPTH, render_latest
+from shared.observability import job_stats
+from shared.observability.metrics import (
+    JOB_STATS,
+    JOBS_BY_STATUS,
+    LIVE_WORKERS,
+    QUEUE_DEPTH,
+    render_latest,
+)
 from shared.queue.client import QUEUE_NAME
 from shared.queue.heartbeat import live_workers
 
@@ -99,6 +106,7 @@ class OperationsController(Controller):
                 for status, count in (await count_active_by_status(session)).items():
                     JOBS_BY_STATUS.labels(status).set(count)
             QUEUE_DEPTH.set(await gateway.redis.zcard(QUEUE_NAME))
+            JOB_STATS.snapshot = await job_stats.load(gateway.redis)
             LIVE_WORKERS.set(await live_workers(gateway.redis))
         except (SQLAlchemyError, RedisError, OSError) as exc:
             logger.warning("metrics.state_unavailable", error=type(exc).__name__)

@@ -11,6 +11,9 @@ files there and `render_latest()` returns their sum through `MultiProcessCollect
 process serves the scrape. Workers on another host need the directory on a shared volume or their
 own scrape target.
 
+Jobs finished, job duration and model tokens/cost are cluster-wide counters kept in Redis
+(`job_stats`), refreshed by the /metrics handler like the state gauges.
+
 State gauges (`JOBS_BY_STATUS`, `QUEUE_DEPTH`, `LIVE_WORKERS`) are set from Postgres/Redis by the
 /metrics handler right before `render_latest()`; set every status, including zeros, since a
 gauge keeps its last value. In multiprocess mode the most recent value wins.
@@ -30,17 +33,16 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from shared.observability.job_stats import JobStatsCollector
+
 __all__ = [
     "HTTP_LATENCY",
     "HTTP_REQUESTS",
     "JOBS_BY_STATUS",
-    "JOBS_FINISHED",
     "JOB_ATTEMPTS_RETRIED",
-    "JOB_DURATION",
+    "JOB_STATS",
     "LIVE_WORKERS",
     "MODEL_CALL_DURATION",
-    "MODEL_COST",
-    "MODEL_TOKENS",
     "QUEUE_DEPTH",
     "REGISTRY",
     "render_latest",
@@ -65,19 +67,6 @@ HTTP_LATENCY = Histogram(
     registry=REGISTRY,
 )
 
-JOBS_FINISHED = Counter(
-    "ghostpen_jobs_finished_total",
-    "Jobs that reached a terminal status.",
-    ("status", "platform"),
-    registry=REGISTRY,
-)
-JOB_DURATION = Histogram(
-    "ghostpen_job_duration_seconds",
-    "Time from submission to terminal status.",
-    ("status",),
-    buckets=(0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0),
-    registry=REGISTRY,
-)
 JOB_ATTEMPTS_RETRIED = Counter(
     "ghostpen_job_attempts_retried_total",
     "Job attempts that failed transiently and were retried, by error code.",
@@ -92,18 +81,11 @@ MODEL_CALL_DURATION = Histogram(
     buckets=(0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0),
     registry=REGISTRY,
 )
-MODEL_TOKENS = Counter(
-    "ghostpen_model_tokens_total",
-    "Model tokens used; kind is prompt, completion or cached_prompt.",
-    ("model", "kind"),
-    registry=REGISTRY,
-)
-MODEL_COST = Counter(
-    "ghostpen_model_cost_usd_total",
-    "Estimated model spend in US dollars.",
-    ("model",),
-    registry=REGISTRY,
-)
+
+# Jobs finished, job duration, model tokens and cost: counted cluster-wide in Redis by the
+# workers (see job_stats) and exposed here by every gateway.
+JOB_STATS = JobStatsCollector()
+REGISTRY.register(JOB_STATS)
 
 JOBS_BY_STATUS = Gauge(
     "ghostpen_jobs",
@@ -131,5 +113,6 @@ def render_latest() -> tuple[bytes, str]:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # untyped upstream
+        registry.register(JOB_STATS)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -11,7 +12,7 @@ from sqlalchemy import text
 
 from shared.db.engine import Database
 from shared.queue.client import WORKERS_KEY
-from tests.factories import create_profile, submit_job
+from tests.factories import create_profile, run_job, submit_job
 
 
 async def test_live(api: httpx.AsyncClient) -> None:
@@ -77,3 +78,20 @@ async def test_metrics_exposes_http_and_job_state(api: httpx.AsyncClient, make_u
     assert 'ghostpen_jobs{status="queued"}' in body
     assert "ghostpen_queue_depth" in body
     assert "ghostpen_live_workers" in body
+
+
+async def test_metrics_count_finished_jobs_and_model_usage_cluster_wide(
+    api: httpx.AsyncClient, make_user: Any, worker: Worker
+) -> None:
+    user = await make_user()
+    await run_job(api, user.headers)
+    finished = 'ghostpen_jobs_finished_total{platform="linkedin",status="succeeded"}'
+    for _ in range(50):  # the worker adds to the counters right after the job is terminal
+        body = (await api.get("/metrics")).text
+        if finished in body:
+            break
+        await asyncio.sleep(0.05)
+    assert finished in body
+    assert 'ghostpen_model_tokens_total{kind="prompt",model="gpt-4o-mini"}' in body
+    assert 'ghostpen_model_cost_usd_total{model="gpt-4o-mini"}' in body
+    assert 'ghostpen_job_duration_seconds_count{status="succeeded"}' in body

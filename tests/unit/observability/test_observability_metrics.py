@@ -5,7 +5,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from shared.observability import HTTP_LATENCY, HTTP_REQUESTS, JOBS_BY_STATUS, render_latest
+from shared.observability import (
+    HTTP_LATENCY,
+    HTTP_REQUESTS,
+    JOB_STATS,
+    JOBS_BY_STATUS,
+    render_latest,
+)
 
 METRIC_NAMES = (
     "ghostpen_http_requests_total",
@@ -26,6 +32,14 @@ def test_render_exposes_every_metric_with_route_labels() -> None:
     HTTP_REQUESTS.labels("GET", "/api/v1/metrics-test/{job_id}", "200").inc()
     HTTP_LATENCY.labels("GET", "/api/v1/metrics-test/{job_id}").observe(0.03)
     JOBS_BY_STATUS.labels("queued").set(4)
+    JOB_STATS.snapshot = {
+        "jobs|succeeded|x": "3",
+        "duration_bucket|succeeded|1.0": "2",
+        "duration_bucket|succeeded|5.0": "1",
+        "duration_sum|succeeded": "3.5",
+        "tokens|gpt-4o-mini|prompt": "120",
+        "cost|gpt-4o-mini": "0.000042",
+    }
 
     body, content_type = render_latest()
 
@@ -42,14 +56,19 @@ def test_render_exposes_every_metric_with_route_labels() -> None:
         'route="/api/v1/metrics-test/{job_id}"} 1.0'
     ) in text
     assert 'ghostpen_jobs{status="queued"} 4.0' in text
+    assert 'ghostpen_jobs_finished_total{platform="x",status="succeeded"} 3.0' in text
+    assert 'ghostpen_job_duration_seconds_bucket{le="1.0",status="succeeded"} 2.0' in text
+    assert 'ghostpen_job_duration_seconds_bucket{le="+Inf",status="succeeded"} 3.0' in text
+    assert 'ghostpen_model_tokens_total{kind="prompt",model="gpt-4o-mini"} 120.0' in text
+    assert 'ghostpen_model_cost_usd_total{model="gpt-4o-mini"} 4.2e-05' in text
 
 
 def test_multiprocess_mode_sums_counters_of_all_processes(tmp_path: Path) -> None:
     # prometheus_client picks its storage at import, so each "process" is a real one.
     env = os.environ | {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
     count = (
-        "from shared.observability import JOBS_FINISHED\n"
-        "JOBS_FINISHED.labels('succeeded', 'linkedin').inc()\n"
+        "from shared.observability import HTTP_REQUESTS\n"
+        "HTTP_REQUESTS.labels('GET', '/health/live', '200').inc()\n"
     )
     render = "import sys\nfrom shared.observability import render_latest\n"
     render += "sys.stdout.write(render_latest()[0].decode())\n"
@@ -65,6 +84,6 @@ def test_multiprocess_mode_sums_counters_of_all_processes(tmp_path: Path) -> Non
         text=True,
     )
 
-    assert 'ghostpen_jobs_finished_total{platform="linkedin",status="succeeded"} 2.0' in (
+    assert 'ghostpen_http_requests_total{method="GET",route="/health/live",status="200"} 2.0' in (
         scrape.stdout
     )
