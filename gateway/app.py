@@ -6,8 +6,8 @@ It never calls the model; generation happens in the workers.
 from __future__ import annotations
 
 import atexit
-from collections.abc import AsyncGenerator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
@@ -30,6 +30,7 @@ from gateway.controllers.profiles import ProfileController
 from gateway.dependencies import (
     provide_client_ip,
     provide_principal,
+    provide_read_session,
     provide_settings,
     provide_uow,
 )
@@ -48,7 +49,7 @@ from shared.queue.relay import OutboxRelay
 API_PREFIX = "/api/v1"
 
 
-def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
+def _lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         db = Database.from_settings(settings, application_name="ghostpen-gateway")
@@ -110,6 +111,7 @@ def create_litestar(settings: Settings) -> Litestar:
             "uow": Provide(provide_uow),
             "principal": Provide(provide_principal),
             "client_ip": Provide(provide_client_ip, sync_to_thread=False),
+            "session": Provide(provide_read_session),
         },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=_openapi(),

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import AsyncGenerator
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.state import GatewayState
 from shared.auth.principal import Principal, authenticate
 from shared.config import Settings
 from shared.db.uow import UnitOfWork
+from shared.pagination import MAX_LIMIT
+
+# Query parameters every listing endpoint takes.
+PageLimit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)]
+PageCursor = Annotated[str | None, QueryParameter(max_length=200)]
 
 
 def gateway_state(state: State) -> GatewayState:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import msgspec
 
@@ -12,7 +12,7 @@ from shared.errors import FieldError, ValidationFailed
 
 T = TypeVar("T")
 
-Limit = Annotated[int, msgspec.Meta(ge=1, le=100)]
+MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
 
 

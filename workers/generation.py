@@ -27,6 +27,7 @@ from shared.billing import repository as ledger
 from shared.billing.pricing import cost_usd, format_usd
 from shared.clock import utcnow
 from shared.db.uow import UnitOfWork
+from shared.errors import NotFound
 from shared.jobs import events
 from shared.jobs import repository as jobs
 from shared.jobs.models import ACTIVE_STATUSES, Job
@@ -35,7 +36,6 @@ from shared.observability import job_stats
 from shared.observability.metrics import JOB_ATTEMPTS_RETRIED, MODEL_CALL_DURATION
 from shared.observability.tracing import get_tracer
 from shared.profiles import repository as profiles
-from shared.profiles.models import Profile
 from shared.profiles.service import style_of
 from shared.queue.tasks import GenerationPayload
 from shared.style import Sample, build_prompt, postprocess, representative_samples, rules_for
@@ -113,9 +113,10 @@ async def _start(deps: WorkerDeps, job_id: str) -> Job | None:
 
 async def _generate(deps: WorkerDeps, job: Job) -> Outcome:
     async with deps.db.read_sessions() as session:
-        profile = await session.get(Profile, job.profile_id)
-        if profile is None or profile.user_id != job.user_id:
-            raise JobFailed("profile_not_found", "the job's profile no longer exists")
+        try:
+            profile = await profiles.get_owned(session, job.user_id, job.profile_id)
+        except NotFound:
+            raise JobFailed("profile_not_found", "the job's profile no longer exists") from None
         rows = await profiles.samples_of(session, profile.id)
     style = style_of(profile)
     samples = [Sample(platform=row.platform, text=row.text) for row in rows]  # type: ignore[arg-type]

@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.dependencies import gateway_state, provide_read_session
+from gateway.dependencies import PageCursor, PageLimit, gateway_state
 from shared.auth.principal import Principal
 from shared.db.uow import UnitOfWork
 from shared.jobs import service
@@ -26,7 +26,6 @@ class JobController(Controller):
     path = "/jobs"
     tags = ["jobs"]
     security = [{"BearerAuth": []}]
-    dependencies = {"session": Provide(provide_read_session)}
 
     @post(opt=WRITE, status_code=202, summary="Submit a generation job")
     async def submit(
@@ -74,8 +73,8 @@ class JobController(Controller):
         status: FromQuery[JobStatus | None] = None,
         batch_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
         schedule_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=100)] = DEFAULT_LIMIT,
-        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        limit: PageLimit = DEFAULT_LIMIT,
+        cursor: PageCursor = None,
     ) -> Page[JobOut]:
         return await service.list_jobs(
             session,

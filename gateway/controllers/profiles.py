@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from litestar import Controller, delete, get, patch, post
-from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.dependencies import provide_read_session
+from gateway.dependencies import PageCursor, PageLimit
 from shared.auth.principal import Principal
 from shared.db.uow import UnitOfWork
 from shared.pagination import DEFAULT_LIMIT, Page
@@ -31,7 +29,6 @@ class ProfileController(Controller):
     path = "/profiles"
     tags = ["profiles"]
     security = [{"BearerAuth": []}]
-    dependencies = {"session": Provide(provide_read_session)}
 
     @post(opt=WRITE, summary="Create a style profile from sample posts")
     async def create(
@@ -47,8 +44,8 @@ class ProfileController(Controller):
         self,
         session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
-        limit: Annotated[int, QueryParameter(ge=1, le=100)] = DEFAULT_LIMIT,
-        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        limit: PageLimit = DEFAULT_LIMIT,
+        cursor: PageCursor = None,
     ) -> Page[ProfileOut]:
         return await service.list_profiles(session, principal.user_id, limit=limit, cursor=cursor)
 

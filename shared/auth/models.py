@@ -21,8 +21,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from shared.clock import utcnow
 from shared.db.base import ID_LENGTH, Base, created_at_column, id_column
 
-ROLES = ("user", "admin")
-
 
 class User(Base):
     __tablename__ = "users"

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from shared.clock import utcnow
 from shared.db.base import ID_LENGTH, Base, created_at_column, id_column
 
-STATUSES = ("queued", "running", "succeeded", "failed", "canceled")
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "canceled"})
 ACTIVE_STATUSES = ("queued", "running")
 

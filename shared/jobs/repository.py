@@ -40,10 +40,6 @@ async def insert_for_profile(session: AsyncSession, values: dict[str, Any]) -> b
     return result.scalar_one_or_none() is not None
 
 
-async def get(session: AsyncSession, job_id: str) -> Job | None:
-    return await session.get(Job, job_id, populate_existing=True)
-
-
 async def list_owned(
     session: AsyncSession,
     user_id: str,

@@ -21,7 +21,6 @@ from redis.asyncio import Redis
 
 STATS_KEY = "ghostpen:stats"
 DURATION_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
-TOKEN_KINDS = ("prompt", "completion", "cached_prompt")
 
 
 def _bucket(seconds: float) -> str:

@@ -129,3 +129,37 @@ async def test_payloads_are_msgpack_not_pickle(redis: ArqRedis) -> None:
     assert raw is not None
     assert not raw.startswith(b"\x80")  # pickle protocol marker
     assert msgpack.decode(raw)["a"] == [payload]
+
+
+async def test_a_job_whose_profile_was_deleted_fails_with_a_stable_code(
+    api: httpx.AsyncClient,
+    make_user: Any,
+    settings: Settings,
+    db: Database,
+    worker_ctx: dict[str, Any],
+) -> None:
+    user = await make_user()
+    profile = await create_profile(api, user.headers)
+    unsent = OutboxRelay(db.sessions, connect("redis://127.0.0.1:1/0"))  # never reaches a worker
+    try:
+        async with UnitOfWork(db.sessions, unsent) as uow:
+            job = await jobs.submit(
+                uow,
+                settings,
+                user.user_id,
+                JobCreate(profile_id=profile["id"], platform="x", topic="gone"),
+                request_id=None,
+                traceparent=None,
+            )
+            await uow.commit()
+        await unsent.drain()
+    finally:
+        await unsent.aclose()
+        await unsent.redis.aclose()
+    deleted = await api.delete(f"/api/v1/profiles/{profile['id']}", headers=user.headers)
+    assert deleted.status_code == 204
+
+    assert await generation_run(worker_ctx, {"job_id": job.id}) == "failed"
+    failed = (await api.get(f"/api/v1/jobs/{job.id}", headers=user.headers)).json()
+    assert failed["status"] == "failed"
+    assert failed["error"]["code"] == "profile_not_found"
