@@ -26,6 +26,8 @@ DEV_JWT_SECRET = "ghostpen-development-secret-change-me-0000"  # noqa: S105 - re
 MIN_SECRET_LENGTH = 32
 DEFAULT_RATE_LIMITS = "anonymous=30/minute,user=300/minute,admin=3000/minute"
 DEFAULT_SUBMIT_RATE_LIMITS = "user=60/minute,admin=600/minute"
+# Delay before each delivery attempt: immediately, then backing off for more than 24 h.
+DEFAULT_WEBHOOK_RETRY_SCHEDULE = "0,5s,5m,30m,2h,5h,10h,14h,20h,24h"
 RATE_PATTERN = re.compile(r"^(?P<count>\d+)/(?P<period>second|minute|hour|day)$")
 
 T = TypeVar("T")
@@ -92,6 +94,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     submit_rate_limits: dict[str, str]
     trusted_proxies: tuple[str, ...]
     webhook_allow_private_networks: bool
+    webhook_timeout: float
+    webhook_retry_schedule: tuple[float, ...]
+    webhook_secret_grace: int
+    idempotency_ttl: int
+    schedule_misfire_grace: int
     max_body_bytes: int
     job_max_attempts: int
     job_timeout: float
@@ -199,6 +206,21 @@ def _duration(value: str) -> int:
     if seconds <= 0:
         raise ValueError("must be greater than 0")
     return seconds
+
+
+def _delays(value: str) -> tuple[float, ...]:
+    """Comma-separated delays, each seconds or a number with a unit: ``0,5s,5m,2h,0.5``."""
+    delays = []
+    for item in _csv(value):
+        match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhd]?)", item)
+        if not match:
+            raise ValueError(f"expected delays like 0,5s,5m,2h; got {item!r}")
+        delays.append(
+            float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+        )
+    if not delays:
+        raise ValueError("expected at least one delay")
+    return tuple(delays)
 
 
 def _boolean(value: str) -> bool:
@@ -395,6 +417,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "webhook_allow_private_networks": read.get(
             "WEBHOOK_ALLOW_PRIVATE_NETWORKS", _boolean, False
         ),
+        "webhook_timeout": read.get("WEBHOOK_TIMEOUT", _positive_float, 10.0),
+        "webhook_retry_schedule": read.get(
+            "WEBHOOK_RETRY_SCHEDULE", _delays, _delays(DEFAULT_WEBHOOK_RETRY_SCHEDULE)
+        ),
+        "webhook_secret_grace": read.get("WEBHOOK_SECRET_GRACE", _duration, 86400),
+        "idempotency_ttl": read.get("IDEMPOTENCY_TTL", _duration, 86400),
+        "schedule_misfire_grace": read.get("SCHEDULE_MISFIRE_GRACE", _duration, 300),
         "max_body_bytes": read.get("MAX_BODY_BYTES", _positive_int, 1024 * 1024),
         "job_max_attempts": read.get("JOB_MAX_ATTEMPTS", _positive_int, 5),
         "job_timeout": read.get("JOB_TIMEOUT", _positive_float, 300.0),

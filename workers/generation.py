@@ -24,11 +24,12 @@ from redis.exceptions import RedisError
 from sqlalchemy import func
 
 from shared.billing import repository as ledger
+from shared.billing.budget import max_completion_tokens
 from shared.billing.pricing import cost_usd, format_usd
 from shared.clock import utcnow
 from shared.db.uow import UnitOfWork
 from shared.errors import NotFound
-from shared.jobs import events
+from shared.jobs import lifecycle
 from shared.jobs import repository as jobs
 from shared.jobs.models import ACTIVE_STATUSES, Job
 from shared.jobs.schemas import JobResult, StyleScoreOut, UsageOut
@@ -142,7 +143,7 @@ async def _generate(deps: WorkerDeps, job: Job) -> Outcome:
             ChatMessage(role="user", content=prompt.user),
         ),
         temperature=options.get("temperature", DEFAULT_TEMPERATURE),
-        max_tokens=min(4096, max(256, limit // 2)),
+        max_tokens=max_completion_tokens(platform),  # type: ignore[arg-type]
         hints=GenerationHints(
             topic=job.topic,
             platform=platform,
@@ -258,7 +259,8 @@ async def _record_failure(deps: WorkerDeps, job: Job, code: str, message: str) -
             error_message=message,
             **jobs.finished_now(),
         )
-        uow.after_commit(lambda: events.publish_finished(deps.redis, job.id))
+        if failed is not None:
+            await lifecycle.finished(uow, [failed])
         await uow.commit()
     return failed
 
@@ -298,7 +300,8 @@ async def _record_success(deps: WorkerDeps, job: Job, outcome: Outcome) -> tuple
             error_message=None,
             **jobs.finished_now(),
         )
-        uow.after_commit(lambda: events.publish_finished(deps.redis, job.id))
+        if succeeded is not None:
+            await lifecycle.finished(uow, [succeeded])
         await uow.commit()
     return succeeded is not None, billed
 

@@ -13,7 +13,7 @@ from shared.db.base import ID_LENGTH, Base, created_at_column, id_column
 
 class UsageEntry(Base):
     __tablename__ = "usage_ledger"
-    __table_args__ = (Index(None, "user_id", "created_at"),)
+    __table_args__ = (Index(None, "user_id", "created_at"), Index(None, "created_at"))
 
     id: Mapped[str] = id_column()
     # Unique: a job is billed at most once, whatever retries or re-deliveries happen.

@@ -1,9 +1,9 @@
-"""Job completion events over Redis pub/sub, so long polls never hot-poll Postgres.
+"""Completion events over Redis pub/sub, so long polls never hot-poll Postgres.
 
-Workers publish a job id once its terminal state is committed. Each gateway process keeps ONE
-subscription and wakes the requests waiting on that id. Losing an event costs latency only:
-waiters always re-read Postgres when they wake or time out, and every waiter is woken when
-the subscription is re-established after a Redis outage.
+Whoever commits a job's (or a batch's) terminal state publishes its id. Each gateway process
+keeps ONE subscription and wakes the requests waiting on that id. Losing an event costs
+latency only: waiters always re-read Postgres when they wake or time out, and every waiter is
+woken when the subscription is re-established after a Redis outage.
 """
 
 from __future__ import annotations
@@ -20,12 +20,16 @@ from redis.exceptions import RedisError
 from shared.queue.client import JOB_EVENTS_CHANNEL
 
 
-async def publish_finished(redis: Redis, job_id: str) -> None:
-    """Best effort: a missed event only delays a long poll until its timeout."""
+async def publish_finished(redis: Redis, *ids: str) -> None:
+    """Announce that jobs or batches finished; best effort: a missed event only delays a long
+    poll until its timeout."""
     try:
-        await redis.publish(JOB_EVENTS_CHANNEL, job_id)
+        async with redis.pipeline(transaction=False) as pipe:
+            for finished_id in ids:
+                pipe.publish(JOB_EVENTS_CHANNEL, finished_id)
+            await pipe.execute()
     except (RedisError, OSError) as exc:
-        logger.warning("job.event_publish_failed", job_id=job_id, error=type(exc).__name__)
+        logger.warning("job.event_publish_failed", count=len(ids), error=type(exc).__name__)
 
 
 class JobEventHub:
@@ -45,7 +49,8 @@ class JobEventHub:
 
     @contextlib.contextmanager
     def waiter(self, job_id: str) -> Iterator[asyncio.Event]:
-        """Register before reading the job, so an event between read and wait is not lost."""
+        """Register before reading the job (or batch), so an event between read and wait is not
+        lost."""
         event = asyncio.Event()
         self._waiters[job_id].add(event)
         try:

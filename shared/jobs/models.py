@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, Numeric, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -26,6 +27,13 @@ class Job(Base):
         Index(None, "user_id", "id"),
         Index(None, "user_id", "status", "id"),
         Index(None, "batch_id", "id", postgresql_where=text("batch_id IS NOT NULL")),
+        Index(
+            "uq_jobs_batch_id_custom_id",
+            "batch_id",
+            "custom_id",
+            unique=True,
+            postgresql_where=text("batch_id IS NOT NULL"),
+        ),
         Index(None, "schedule_id", "id", postgresql_where=text("schedule_id IS NOT NULL")),
         # Operational counts and the sweeper only look at unfinished jobs.
         Index(
@@ -49,6 +57,11 @@ class Job(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     batch_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     schedule_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    custom_id: Mapped[str | None] = mapped_column(String(64))
+    # Estimated cost held against the owner's monthly budget while the job is unfinished.
+    reserved_usd: Mapped[Decimal] = mapped_column(
+        Numeric(14, 6), default=Decimal(0), server_default=text("0")
+    )
     webhook_url: Mapped[str | None] = mapped_column(Text)
     template_version: Mapped[str | None] = mapped_column(String(16))
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +38,22 @@ async def insert_for_profile(session: AsyncSession, values: dict[str, Any]) -> b
     ).select_from(Profile)
     result = await session.execute(insert(Job).from_select(list(values), owned).returning(Job.id))
     return result.scalar_one_or_none() is not None
+
+
+async def owned_profile_ids(
+    session: AsyncSession, user_id: str, profile_ids: Iterable[str]
+) -> set[str]:
+    """Which of ``profile_ids`` exist and belong to ``user_id``."""
+    rows = await session.scalars(
+        select(Profile.id).where(Profile.user_id == user_id, Profile.id.in_(list(profile_ids)))
+    )
+    return set(rows)
+
+
+async def insert_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert jobs whose profiles were checked already (one executemany round trip)."""
+    # Core insert: ``rows`` use column names (``metadata``), like insert_for_profile.
+    await session.execute(insert(Job.metadata.tables[Job.__tablename__]), list(rows))
 
 
 async def list_owned(

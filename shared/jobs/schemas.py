@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 
 from shared.style import Platform
+
+if TYPE_CHECKING:
+    from shared.jobs.models import Job
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "canceled"]
 Topic = Annotated[str, msgspec.Meta(min_length=1, max_length=2_000)]
@@ -75,9 +78,34 @@ class JobOut(msgspec.Struct):
     attempts: int
     created_at: datetime
     batch_id: str | None = None
+    custom_id: str | None = None
     schedule_id: str | None = None
     webhook_url: str | None = None
     result: JobResult | None = None
     error: JobError | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+
+
+def to_out(job: Job) -> JobOut:
+    return JobOut(
+        id=job.id,
+        status=job.status,  # type: ignore[arg-type]
+        profile_id=job.profile_id,
+        platform=job.platform,
+        topic=job.topic,
+        options=job.options,
+        metadata=job.meta,
+        attempts=job.attempts,
+        created_at=job.created_at,
+        batch_id=job.batch_id,
+        custom_id=job.custom_id,
+        schedule_id=job.schedule_id,
+        webhook_url=job.webhook_url,
+        result=msgspec.convert(job.result, JobResult) if job.result else None,
+        error=JobError(code=job.error_code, message=job.error_message or "")
+        if job.error_code
+        else None,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+    )

@@ -4,45 +4,48 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.billing import budget
 from shared.clock import utcnow
 from shared.config import Settings
 from shared.db.uow import UnitOfWork
 from shared.errors import Conflict, FieldError, NotFound, ValidationFailed
 from shared.ids import new_id
-from shared.jobs import events, repository
+from shared.jobs import lifecycle, repository
 from shared.jobs.events import JobEventHub
-from shared.jobs.models import ACTIVE_STATUSES, TERMINAL_STATUSES, Job
-from shared.jobs.schemas import JobCreate, JobError, JobOut, JobResult
+from shared.jobs.models import ACTIVE_STATUSES, TERMINAL_STATUSES
+from shared.jobs.schemas import JobCreate, JobOptions, JobOut, to_out
 from shared.pagination import Page, decode_cursor, page_of
 from shared.queue.tasks import GENERATION_RUN, GenerationPayload
+from shared.style import Platform
 
 
-def to_out(job: Job) -> JobOut:
-    return JobOut(
-        id=job.id,
-        status=job.status,  # type: ignore[arg-type]
-        profile_id=job.profile_id,
-        platform=job.platform,
-        topic=job.topic,
-        options=job.options,
-        metadata=job.meta,
-        attempts=job.attempts,
-        created_at=job.created_at,
-        batch_id=job.batch_id,
-        schedule_id=job.schedule_id,
-        webhook_url=job.webhook_url,
-        result=msgspec.convert(job.result, JobResult) if job.result else None,
-        error=JobError(code=job.error_code, message=job.error_message or "")
-        if job.error_code
-        else None,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
-    )
+class NewJob(msgspec.Struct, frozen=True, kw_only=True):
+    """One job to create; ``field`` names it in validation errors (e.g. ``items[3]``)."""
+
+    profile_id: str
+    platform: Platform
+    topic: str
+    options: JobOptions | None = None
+    custom_id: str | None = None
+    field: str = ""
+
+
+class Origin(msgspec.Struct, frozen=True, kw_only=True):
+    """Where jobs come from: their batch or schedule, webhook, metadata and trace context."""
+
+    batch_id: str | None = None
+    schedule_id: str | None = None
+    webhook_url: str | None = None
+    metadata: dict[str, Any] | None = None
+    request_id: str | None = None
+    traceparent: str | None = None
 
 
 async def submit(
@@ -54,56 +57,122 @@ async def submit(
     request_id: str | None,
     traceparent: str | None,
 ) -> JobOut:
-    """Record the job and send it to the workers once committed.
+    """Record one job and send it to the workers once committed.
 
-    Raises NotFound (profile unknown or not the caller's) and ValidationFailed (model unknown).
+    Raises NotFound (profile unknown or not the caller's), ValidationFailed (model unknown)
+    and BudgetExceeded.
     """
-    options: dict[str, Any] = msgspec.to_builtins(data.options) if data.options else {}
+    (job,) = await create(
+        uow,
+        settings,
+        user_id,
+        [
+            NewJob(
+                profile_id=data.profile_id,
+                platform=data.platform,
+                topic=data.topic,
+                options=data.options,
+                field="",
+            )
+        ],
+        Origin(
+            webhook_url=data.webhook_url,
+            metadata=data.metadata,
+            request_id=request_id,
+            traceparent=traceparent,
+        ),
+    )
+    return job
+
+
+async def create(
+    uow: UnitOfWork,
+    settings: Settings,
+    user_id: str,
+    specs: Sequence[NewJob],
+    origin: Origin,
+) -> list[JobOut]:
+    """Validate, reserve budget for, record and enqueue ``specs`` in the caller's transaction.
+
+    Every job is sent to the workers after the commit, through the outbox.
+    Raises ValidationFailed (unknown model), NotFound (a profile unknown or not the user's)
+    and BudgetExceeded.
+    """
+    rows = [_row(settings, user_id, spec, origin) for spec in specs]
+    await budget.reserve(uow.session, user_id, [row["reserved_usd"] for row in rows])
+    if len(rows) == 1:
+        # The busiest path: ownership check and insert in one statement.
+        if not await repository.insert_for_profile(uow.session, rows[0]):
+            raise NotFound("profile not found")
+    else:
+        wanted = {spec.profile_id for spec in specs}
+        owned = await repository.owned_profile_ids(uow.session, user_id, wanted)
+        missing = [
+            FieldError(f"{spec.field}.profile_id", "profile not found")
+            for spec in specs
+            if spec.profile_id not in owned
+        ]
+        if missing:
+            raise NotFound("profile not found", errors=missing)
+        await repository.insert_many(uow.session, rows)
+    for row in rows:
+        uow.enqueue(
+            GENERATION_RUN,
+            row["id"],
+            GenerationPayload(
+                job_id=row["id"], request_id=origin.request_id, traceparent=origin.traceparent
+            ),
+        )
+    return [_out(row) for row in rows]
+
+
+def _row(settings: Settings, user_id: str, spec: NewJob, origin: Origin) -> dict[str, Any]:
+    options: dict[str, Any] = msgspec.to_builtins(spec.options) if spec.options else {}
     model = options.get("model")
     if model is not None and model not in settings.selectable_models:
+        field = f"{spec.field}.options.model" if spec.field else "options.model"
         raise ValidationFailed(
-            errors=[FieldError("options.model", f"unknown model; known: {_known(settings)}")]
+            errors=[FieldError(field, f"unknown model; known: {_known(settings)}")]
         )
-    job_id = new_id("job")
     now = utcnow()
-    meta = data.metadata or {}
-    inserted = await repository.insert_for_profile(
-        uow.session,
-        {
-            "id": job_id,
-            "user_id": user_id,
-            "profile_id": data.profile_id,
-            "platform": data.platform,
-            "topic": data.topic,
-            "options": options,
-            "metadata": meta,
-            "status": "queued",
-            "attempts": 0,
-            "webhook_url": data.webhook_url,
-            "request_id": request_id,
-            "traceparent": traceparent,
-            "created_at": now,
-            "updated_at": now,
-        },
-    )
-    if not inserted:
-        raise NotFound("profile not found")
-    uow.enqueue(
-        GENERATION_RUN,
-        job_id,
-        GenerationPayload(job_id=job_id, request_id=request_id, traceparent=traceparent),
-    )
+    reserved: Decimal = budget.estimate(settings, model or settings.openai_model, spec.platform)
+    return {
+        "id": new_id("job"),
+        "user_id": user_id,
+        "profile_id": spec.profile_id,
+        "platform": spec.platform,
+        "topic": spec.topic,
+        "options": options,
+        "metadata": origin.metadata or {},
+        "status": "queued",
+        "attempts": 0,
+        "batch_id": origin.batch_id,
+        "custom_id": spec.custom_id,
+        "schedule_id": origin.schedule_id,
+        "webhook_url": origin.webhook_url,
+        "reserved_usd": reserved,
+        "request_id": origin.request_id,
+        "traceparent": origin.traceparent,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _out(row: dict[str, Any]) -> JobOut:
     return JobOut(
-        id=job_id,
+        id=row["id"],
         status="queued",
-        profile_id=data.profile_id,
-        platform=data.platform,
-        topic=data.topic,
-        options=options,
-        metadata=meta,
+        profile_id=row["profile_id"],
+        platform=row["platform"],
+        topic=row["topic"],
+        options=row["options"],
+        metadata=row["metadata"],
         attempts=0,
-        created_at=now,
-        webhook_url=data.webhook_url,
+        created_at=row["created_at"],
+        batch_id=row["batch_id"],
+        custom_id=row["custom_id"],
+        schedule_id=row["schedule_id"],
+        webhook_url=row["webhook_url"],
     )
 
 
@@ -175,5 +244,5 @@ async def cancel(uow: UnitOfWork, user_id: str, job_id: str) -> JobOut:
     )
     if canceled is None:
         raise Conflict(f"job is already {job.status}")
-    uow.after_commit(lambda: events.publish_finished(uow.redis, canceled.id))
+    await lifecycle.finished(uow, [canceled])
     return to_out(canceled)

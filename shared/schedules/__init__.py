@@ -1,0 +1,1 @@
+"""Schedules: one-shot and recurring (cron, in a time zone) job submissions."""

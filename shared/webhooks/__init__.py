@@ -1,0 +1,1 @@
+"""Webhooks: signed event delivery (Standard Webhooks) to account endpoints and per-request URLs."""
