@@ -99,6 +99,9 @@ def base_env(database_url: str, redis_url: str, fake: FakeOpenAI) -> dict[str, s
         "ALLOWED_ORIGINS": "https://app.example.com",
         "WORKER_POLL_DELAY": "0.02",
         "JOB_MAX_ATTEMPTS": "3",
+        # Webhook receivers in tests listen on 127.0.0.1; retries are quick.
+        "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
+        "WEBHOOK_RETRY_SCHEDULE": "0,0.2,0.4,0.6",
     }
 
 

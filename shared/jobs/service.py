@@ -24,6 +24,7 @@ from shared.jobs.schemas import JobCreate, JobOptions, JobOut, to_out
 from shared.pagination import Page, decode_cursor, page_of
 from shared.queue.tasks import GENERATION_RUN, GenerationPayload
 from shared.style import Platform
+from shared.webhooks.urls import check_url
 
 
 class NewJob(msgspec.Struct, frozen=True, kw_only=True):
@@ -98,6 +99,8 @@ async def create(
     Raises ValidationFailed (unknown model), NotFound (a profile unknown or not the user's)
     and BudgetExceeded.
     """
+    if origin.webhook_url:
+        check_url(settings, origin.webhook_url, "webhook_url")
     rows = [_row(settings, user_id, spec, origin) for spec in specs]
     await budget.reserve(uow.session, user_id, [row["reserved_usd"] for row in rows])
     if len(rows) == 1:

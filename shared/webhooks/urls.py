@@ -1,0 +1,60 @@
+"""Where webhooks may go: http(s) URLs whose addresses are public (SSRF guard).
+
+:func:`check_url` is the cheap check run when a URL is submitted (scheme, host, literal
+addresses, ``localhost``); delivery resolves the host again and connects only to an address
+that passed the same test, so DNS rebinding cannot slip past.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from shared.config import Settings
+from shared.errors import FieldError, ValidationFailed
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
+
+
+def is_public(address: IPAddress) -> bool:
+    """False for private, loopback, link-local (incl. cloud metadata), multicast, reserved."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+def check_url(settings: Settings, url: str, field: str) -> None:
+    """Refuse URLs that are not http(s) or that name a non-public address outright.
+
+    Raises:
+        ValidationFailed: with one error for ``field``.
+    """
+    problem = url_problem(url, allow_private=settings.webhook_allow_private_networks)
+    if problem:
+        raise ValidationFailed(errors=[FieldError(field, problem)])
+
+
+def url_problem(url: str, *, allow_private: bool) -> str | None:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return "not a valid URL"
+    if parts.scheme not in {"http", "https"} or not host:
+        return "must be an http:// or https:// URL with a host"
+    if parts.username is not None or parts.password is not None:
+        return "must not contain credentials"
+    if allow_private:
+        return None
+    name = host.rstrip(".").lower()
+    if name in _LOCAL_NAMES or name.endswith(".localhost"):
+        return "must not point to this machine"
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return None  # a name: resolved and checked again at delivery
+    if not is_public(address):
+        return "must not point to a private, loopback, link-local or reserved address"
+    return None
