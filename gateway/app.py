@@ -18,15 +18,24 @@ from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ASGIApp
 
+from gateway.controllers.admin import AdminController
 from gateway.controllers.auth import (
     ApiKeyController,
     AuthController,
     MeController,
     SessionController,
 )
+from gateway.controllers.batches import BatchController
 from gateway.controllers.jobs import JobController
 from gateway.controllers.operations import OperationsController
 from gateway.controllers.profiles import ProfileController
+from gateway.controllers.schedules import ScheduleController
+from gateway.controllers.usage import UsageController
+from gateway.controllers.webhooks import (
+    WebhookDeliveryController,
+    WebhookEndpointController,
+    WebhookSecretController,
+)
 from gateway.dependencies import (
     provide_client_ip,
     provide_principal,
@@ -102,6 +111,13 @@ def create_litestar(settings: Settings) -> Litestar:
             SessionController,
             ProfileController,
             JobController,
+            ScheduleController,
+            UsageController,
+            AdminController,
+            BatchController,
+            WebhookSecretController,
+            WebhookEndpointController,
+            WebhookDeliveryController,
         ],
     )
     return Litestar(

@@ -17,15 +17,34 @@ from shared.db.engine import Database
 from shared.queue import heartbeat, serializer
 from shared.queue.client import QUEUE_NAME, connect
 from shared.queue.relay import OutboxRelay
-from shared.queue.tasks import GENERATION_RUN, OUTBOX_SWEEP
+from shared.queue.tasks import (
+    GENERATION_RUN,
+    IDEMPOTENCY_PURGE,
+    OUTBOX_SWEEP,
+    SCHEDULES_FIRE,
+    WEBHOOK_DELIVER,
+    WEBHOOKS_SWEEP,
+)
 from workers.context import WorkerDeps, deps_of
+from workers.maintenance import idempotency_purge
 from workers.providers import build_provider
-from workers.tasks import generation_run, outbox_sweep
+from workers.tasks import (
+    generation_run,
+    outbox_sweep,
+    schedules_fire,
+    webhook_deliver,
+    webhooks_sweep,
+)
 
 # ARQ may re-deliver a job after a crash; give it room beyond our own attempt cap, which
 # the task enforces itself so the job row always ends terminal.
 EXTRA_DELIVERIES = 3
 SWEEP_SECONDS = set(range(0, 60, 10))
+WEBHOOK_SWEEP_SECONDS = {0, 30}
+# A delivery attempt is bounded by WEBHOOK_TIMEOUT; the rest covers two short transactions.
+WEBHOOK_TASK_SLACK = 20
+# Schedules fire at most two seconds after they are due.
+FIRE_SECONDS = set(range(0, 60, 2))
 
 
 def _on_startup(settings: Settings) -> Any:
@@ -88,10 +107,34 @@ def create_worker(
                 timeout=settings.job_timeout,
                 max_tries=settings.job_max_attempts + EXTRA_DELIVERIES,
                 keep_result=0,
-            )
+            ),
+            func(
+                webhook_deliver,
+                name=WEBHOOK_DELIVER,
+                timeout=settings.webhook_timeout + WEBHOOK_TASK_SLACK,
+                max_tries=len(settings.webhook_retry_schedule) + EXTRA_DELIVERIES,
+                keep_result=0,
+            ),
         ],
         cron_jobs=[
-            cron(outbox_sweep, name=OUTBOX_SWEEP, second=SWEEP_SECONDS, unique=True, timeout=30)
+            cron(outbox_sweep, name=OUTBOX_SWEEP, second=SWEEP_SECONDS, unique=True, timeout=30),
+            cron(
+                webhooks_sweep,
+                name=WEBHOOKS_SWEEP,
+                second=WEBHOOK_SWEEP_SECONDS,
+                unique=True,
+                timeout=30,
+            ),
+            cron(schedules_fire, name=SCHEDULES_FIRE, second=FIRE_SECONDS, unique=True, timeout=30),
+            # Hourly; expired keys only cost disk space meanwhile.
+            cron(
+                idempotency_purge,
+                name=IDEMPOTENCY_PURGE,
+                minute=17,
+                second=0,
+                unique=True,
+                timeout=300,
+            ),
         ],
         redis_pool=connect(settings.redis_url),
         queue_name=QUEUE_NAME,

@@ -11,8 +11,8 @@ from opentelemetry.trace import SpanKind
 
 from shared.observability.tracing import context_from_traceparent, get_tracer
 from shared.queue import outbox
-from shared.queue.tasks import GenerationPayload
-from workers import generation
+from shared.queue.tasks import GenerationPayload, WebhookDeliverPayload
+from workers import generation, schedules, webhooks
 from workers.context import deps_of
 
 tracer = get_tracer("ghostpen.workers")
@@ -39,3 +39,21 @@ async def outbox_sweep(ctx: dict[str, Any]) -> int:
     deps = deps_of(ctx)
     async with deps.db.sessions() as session:
         return await outbox.sweep(session, deps.redis, older_than=SWEEP_AFTER)
+
+
+async def schedules_fire(ctx: dict[str, Any]) -> int:
+    """Create the jobs of due schedules (cron every 2 s; safe in any number of workers)."""
+    with tracer.start_as_current_span("schedules.fire", kind=SpanKind.INTERNAL):
+        return await schedules.fire(deps_of(ctx))
+
+
+async def webhook_deliver(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
+    """Make one attempt of a webhook delivery (idempotent; see workers.webhooks)."""
+    message = msgspec.convert(payload, WebhookDeliverPayload)
+    with logger.contextualize(delivery_id=message.delivery_id):
+        return await webhooks.deliver(deps_of(ctx), message)
+
+
+async def webhooks_sweep(ctx: dict[str, Any]) -> int:
+    """Re-send pending webhook deliveries whose queue message was lost."""
+    return await webhooks.sweep(deps_of(ctx))

@@ -11,6 +11,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.dependencies import PageCursor, PageLimit, gateway_state
+from gateway.idempotency import IdempotencyKey, idempotent
 from shared.auth.principal import Principal
 from shared.db.uow import UnitOfWork
 from shared.jobs import service
@@ -35,16 +36,22 @@ class JobController(Controller):
         uow: NamedDependency[UnitOfWork],
         principal: NamedDependency[Principal],
         state: State,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[JobOut]:
-        job = await service.submit(
-            uow,
-            gateway_state(state).settings,
-            principal.user_id,
-            data,
-            request_id=request.scope["state"].get("request_id"),
-            traceparent=current_traceparent(),
-        )
-        return Response(job, status_code=202, headers={"Location": f"/api/v1/jobs/{job.id}"})
+        """Accept a job. Errors: 404 profile, 422, 402 budget_exceeded, 409 idempotency_conflict."""
+
+        async def submit() -> Response[JobOut]:
+            job = await service.submit(
+                uow,
+                gateway_state(state).settings,
+                principal.user_id,
+                data,
+                request_id=request.scope["state"].get("request_id"),
+                traceparent=current_traceparent(),
+            )
+            return Response(job, status_code=202, headers={"Location": f"/api/v1/jobs/{job.id}"})
+
+        return await idempotent(request, uow, principal, idempotency_key, data, submit)
 
     @get("/{job_id:str}", opt=READ, summary="Get a job; ?wait=N holds until it finishes")
     async def get_job(

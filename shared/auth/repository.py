@@ -26,7 +26,13 @@ _UNIQUE_VIOLATION = "23505"
 
 # Why a session ended (auth_sessions.revoke_reason); the first reason recorded is kept.
 RevokeReason = Literal[
-    "refresh_reuse", "logout", "logout_all", "user_revoked", "password_change", "password_reset"
+    "refresh_reuse",
+    "logout",
+    "logout_all",
+    "user_revoked",
+    "password_change",
+    "password_reset",
+    "user_disabled",
 ]
 _USER_AGENT_MAX = 512
 _IP_MAX = 64

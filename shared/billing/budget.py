@@ -76,14 +76,25 @@ async def reserve(session: AsyncSession, user_id: str, amounts: Sequence[Decimal
 
 async def committed_this_month(session: AsyncSession, user_id: str) -> Decimal:
     """Spent this month (ledger) plus the reservations of the user's unfinished jobs."""
+    spent = await spent_since(session, user_id, month_start(utcnow()))
+    return spent + await open_reservations(session, user_id)
+
+
+async def spent_since(session: AsyncSession, user_id: str, since: datetime) -> Decimal:
+    """What the ledger billed the user from ``since`` on."""
     spent = await session.scalar(
         select(func.coalesce(func.sum(UsageEntry.cost_usd), 0)).where(
-            UsageEntry.user_id == user_id, UsageEntry.created_at >= month_start(utcnow())
+            UsageEntry.user_id == user_id, UsageEntry.created_at >= since
         )
     )
+    return Decimal(spent or 0)
+
+
+async def open_reservations(session: AsyncSession, user_id: str) -> Decimal:
+    """The estimated costs held by the user's unfinished jobs."""
     reserved = await session.scalar(
         select(func.coalesce(func.sum(Job.reserved_usd), 0)).where(
             Job.user_id == user_id, Job.status.in_(ACTIVE_STATUSES)
         )
     )
-    return Decimal(spent or 0) + Decimal(reserved or 0)
+    return Decimal(reserved or 0)

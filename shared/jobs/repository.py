@@ -109,3 +109,15 @@ async def count_active_by_status(session: AsyncSession) -> dict[str, int]:
 def finished_now() -> dict[str, datetime]:
     now = utcnow()
     return {"finished_at": now, "updated_at": now}
+
+
+async def cancel_batch_items(session: AsyncSession, batch_id: str, message: str) -> Sequence[Job]:
+    """Cancel every unfinished job of a batch at once; return the jobs that were canceled."""
+    result = await session.execute(
+        update(Job)
+        .where(Job.batch_id == batch_id, Job.status.in_(ACTIVE_STATUSES))
+        .values(status="canceled", error_code="canceled", error_message=message, **finished_now())
+        .returning(Job)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    return result.scalars().all()

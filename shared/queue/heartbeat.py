@@ -31,3 +31,9 @@ async def leave(redis: Redis, worker_id: str) -> None:
 async def live_workers(redis: Redis) -> int:
     count: int = await redis.zcount(WORKERS_KEY, time.time() - LIVE_WITHIN, "+inf")
     return count
+
+
+async def live_worker_ids(redis: Redis) -> list[str]:
+    """The ids of the workers with a fresh heartbeat, sorted."""
+    ids = await redis.zrangebyscore(WORKERS_KEY, time.time() - LIVE_WITHIN, "+inf")
+    return sorted(i.decode() if isinstance(i, bytes) else str(i) for i in ids)

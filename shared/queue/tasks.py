@@ -10,9 +10,21 @@ import msgspec
 
 GENERATION_RUN = "generation.run"
 OUTBOX_SWEEP = "outbox.sweep"
+WEBHOOK_DELIVER = "webhook.deliver"
+WEBHOOKS_SWEEP = "webhooks.sweep"
+SCHEDULES_FIRE = "schedules.fire"
+IDEMPOTENCY_PURGE = "idempotency.purge"
 
 
 class GenerationPayload(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     job_id: str
     request_id: str | None = None
+    traceparent: str | None = None
+
+
+class WebhookDeliverPayload(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One round of one delivery; a message of an older round (before a manual retry) is void."""
+
+    delivery_id: str
+    round: int
     traceparent: str | None = None

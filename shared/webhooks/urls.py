@@ -7,7 +7,9 @@ that passed the same test, so DNS rebinding cannot slip past.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import socket
 from urllib.parse import urlsplit
 
 from shared.config import Settings
@@ -15,6 +17,11 @@ from shared.errors import FieldError, ValidationFailed
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class Refused(Exception):
+    """A destination webhooks must not go to; the message says why (shown to the user)."""
 
 
 def is_public(address: IPAddress) -> bool:
@@ -35,7 +42,49 @@ def check_url(settings: Settings, url: str, field: str) -> None:
         raise ValidationFailed(errors=[FieldError(field, problem)])
 
 
+async def check_endpoint_url(settings: Settings, url: str, field: str) -> None:
+    """:func:`check_url`, then resolve the host now, so a typo or a private name fails early.
+
+    Raises:
+        ValidationFailed: with one error for ``field``.
+    """
+    check_url(settings, url, field)
+    if settings.webhook_allow_private_networks:
+        return
+    parts = urlsplit(url)
+    try:
+        await public_address(parts.hostname or "", parts.port or DEFAULT_PORTS[parts.scheme])
+    except Refused as refusal:
+        raise ValidationFailed(errors=[FieldError(field, str(refusal))]) from None
+
+
+async def public_address(host: str, port: int) -> IPAddress:
+    """The address to connect to for ``host``: every address it resolves to must be public.
+
+    One non-public address among public ones is refused too: a name that mixes them is either
+    misconfigured or an attempt to reach an internal service.
+
+    Raises:
+        Refused: the host does not resolve, or resolves to a non-public address.
+    """
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        raise Refused(f"host {host!r} does not resolve") from None
+    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    if not addresses:
+        raise Refused(f"host {host!r} does not resolve")
+    for address in addresses:
+        if not is_public(address):
+            raise Refused(
+                f"host {host!r} resolves to {address}, a private, loopback, link-local or "
+                "reserved address"
+            )
+    return addresses[0]
+
+
 def url_problem(url: str, *, allow_private: bool) -> str | None:
+    """Why ``url`` may not receive webhooks, or None; names are only checked, not resolved."""
     try:
         parts = urlsplit(url)
         host = parts.hostname

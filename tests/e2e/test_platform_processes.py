@@ -5,111 +5,28 @@ the fake model over HTTP. Also checks the JSON logs for hygiene and correlation.
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from ghostpen.embedded import free_port
-from tests.conftest import PASSWORD, base_env
+from tests.conftest import PASSWORD
 from tests.factories import ENGLISH_SAMPLES
 from tests.fakes.openai_server import FakeOpenAI
-from tests.support.services import (
-    claim_redis_db,
-    create_test_database,
-    postgres_admin_url,
-    redis_base_url,
-)
+from tests.support.processes import GHOSTPEN, Platform, run_platform
 
 pytestmark = pytest.mark.e2e
-GHOSTPEN = [sys.executable, "-m", "ghostpen"]
-
-
-@dataclass
-class Platform:
-    base_url: str
-    env: dict[str, str]
-    gateway_log: Path
-    worker_log: Path
-
-    def logs(self) -> list[dict[str, Any]]:
-        lines = []
-        for path in (self.gateway_log, self.worker_log):
-            for line in path.read_text().splitlines():
-                if line.strip():
-                    lines.append(json.loads(line))
-        return lines
-
-    def raw_logs(self) -> str:
-        return self.gateway_log.read_text() + self.worker_log.read_text()
-
-
-def _wait_ready(base_url: str, processes: list[subprocess.Popen[bytes]]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        for process in processes:
-            assert process.poll() is None, "a platform process exited during start-up"
-        try:
-            if httpx.get(f"{base_url}/health/ready", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("the platform did not become ready within 30 s")
 
 
 @pytest.fixture(scope="module")
 def platform(
     fake_openai: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Platform]:
-    database_url, drop = create_test_database(postgres_admin_url())
-    redis_url, release = claim_redis_db(redis_base_url())
-    logs = tmp_path_factory.mktemp("platform-logs")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "GHOSTPEN"))},
-        **base_env(database_url, redis_url, fake_openai),
-    }
-    port = free_port()
-    processes: list[subprocess.Popen[bytes]] = []
-    try:
-        subprocess.run([*GHOSTPEN, "migrate"], env=env, check=True, timeout=60)
-        gateway_log, worker_log = logs / "gateway.log", logs / "worker.log"
-        with gateway_log.open("wb") as g_out, worker_log.open("wb") as w_out:
-            processes.append(
-                subprocess.Popen(
-                    [*GHOSTPEN, "gateway", "--host", "127.0.0.1", "--port", str(port)],
-                    env=env,
-                    stdout=g_out,
-                    stderr=subprocess.STDOUT,
-                )
-            )
-            processes.append(
-                subprocess.Popen(
-                    [*GHOSTPEN, "worker"], env=env, stdout=w_out, stderr=subprocess.STDOUT
-                )
-            )
-        base_url = f"http://127.0.0.1:{port}"
-        _wait_ready(base_url, processes)
-        yield Platform(base_url, env, gateway_log, worker_log)
-    finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        release()
-        drop()
+    with run_platform(fake_openai, tmp_path_factory.mktemp("platform-logs")) as running:
+        yield running
 
 
 def test_job_end_to_end_with_clean_correlated_logs(platform: Platform) -> None:
