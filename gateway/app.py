@@ -134,7 +134,12 @@ def create_litestar(settings: Settings) -> Litestar:
         cors_config=CORSConfig(
             allow_origins=list(settings.allowed_origins),
             allow_credentials="*" not in settings.allowed_origins,
-            expose_headers=["Location", "X-Request-ID", "Retry-After"],
+            expose_headers=[
+                "Location",
+                "X-Request-ID",
+                "Retry-After",
+                "Idempotent-Replayed",
+            ],
         )
         if settings.allowed_origins
         else None,

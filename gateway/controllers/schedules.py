@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from litestar import Controller, Response, delete, get, patch, post
+from typing import Any
+
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.dependencies import PageCursor, PageLimit, gateway_state
+from gateway.idempotency import IdempotencyKey, idempotent
 from shared.auth.principal import Principal
 from shared.db.uow import UnitOfWork
 from shared.pagination import DEFAULT_LIMIT, Page
@@ -32,18 +35,26 @@ class ScheduleController(Controller):
     @post(opt=WRITE, summary="Create a one-shot (run_at) or recurring (cron) schedule")
     async def create(
         self,
+        request: Request[Any, Any, Any],
         data: JSONBody[ScheduleCreate],
         uow: NamedDependency[UnitOfWork],
         principal: NamedDependency[Principal],
         state: State,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[ScheduleOut]:
-        """Raises ValidationFailed (422) and NotFound (404, profile)."""
-        schedule = await service.create(
-            uow.session, gateway_state(state).settings, principal.user_id, data
-        )
-        return Response(
-            schedule, status_code=201, headers={"Location": f"/api/v1/schedules/{schedule.id}"}
-        )
+        """Errors: 422, 404 profile, 409 idempotency_conflict."""
+
+        async def make() -> Response[ScheduleOut]:
+            schedule = await service.create(
+                uow.session, gateway_state(state).settings, principal.user_id, data
+            )
+            return Response(
+                schedule,
+                status_code=201,
+                headers={"Location": f"/api/v1/schedules/{schedule.id}"},
+            )
+
+        return await idempotent(request, uow, principal, idempotency_key, data, make)
 
     @get(opt=READ, summary="List your schedules, newest first")
     async def list_schedules(

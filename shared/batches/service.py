@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 import msgspec
@@ -130,15 +128,12 @@ async def wait(
     Holds no database connection while waiting; wakes on the batch's finished event.
     Raises NotFound.
     """
-    with hub.waiter(batch_id) as finished:
+
+    async def read() -> BatchOut:
         async with sessions() as session:
-            batch = await get(session, user_id, batch_id)
-        if batch.status in _FINISHED:
-            return batch
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(finished.wait(), wait_seconds)
-    async with sessions() as session:
-        return await get(session, user_id, batch_id)
+            return await get(session, user_id, batch_id)
+
+    return await hub.wait_for(batch_id, read, lambda batch: batch.status in _FINISHED, wait_seconds)
 
 
 async def list_batches(

@@ -11,13 +11,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TypeVar
 
 from loguru import logger
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from shared.queue.client import JOB_EVENTS_CHANNEL
+
+T = TypeVar("T")
 
 
 async def publish_finished(redis: Redis, *ids: str) -> None:
@@ -61,6 +64,23 @@ class JobEventHub:
                 waiters.discard(event)
                 if not waiters:
                     del self._waiters[job_id]
+
+    async def wait_for(
+        self,
+        subject_id: str,
+        read: Callable[[], Awaitable[T]],
+        finished: Callable[[T], bool],
+        seconds: float,
+    ) -> T:
+        """Long poll: ``read`` the subject; unless ``finished``, wait for its event (or
+        ``seconds``) and read it again. ``read`` should hold a connection only while reading."""
+        with self.waiter(subject_id) as event:
+            current = await read()
+            if finished(current):
+                return current
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), seconds)
+        return await read()
 
     def _wake(self, job_id: str) -> None:
         for event in self._waiters.get(job_id, ()):

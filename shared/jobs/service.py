@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -132,11 +130,9 @@ async def create(
 def _row(settings: Settings, user_id: str, spec: NewJob, origin: Origin) -> dict[str, Any]:
     options: dict[str, Any] = msgspec.to_builtins(spec.options) if spec.options else {}
     model = options.get("model")
-    if model is not None and model not in settings.selectable_models:
+    if problem := model_problem(settings, model):
         field = f"{spec.field}.options.model" if spec.field else "options.model"
-        raise ValidationFailed(
-            errors=[FieldError(field, f"unknown model; known: {_known(settings)}")]
-        )
+        raise ValidationFailed(errors=[FieldError(field, problem)])
     now = utcnow()
     reserved: Decimal = budget.estimate(settings, model or settings.openai_model, spec.platform)
     return {
@@ -179,8 +175,11 @@ def _out(row: dict[str, Any]) -> JobOut:
     )
 
 
-def _known(settings: Settings) -> str:
-    return ", ".join(sorted(settings.selectable_models))
+def model_problem(settings: Settings, model: str | None) -> str | None:
+    """Why a job may not ask for ``model``; None if it may (None = the default model)."""
+    if model is None or model in settings.selectable_models:
+        return None
+    return f"unknown model; known: {', '.join(sorted(settings.selectable_models))}"
 
 
 async def get(session: AsyncSession, user_id: str, job_id: str) -> JobOut:
@@ -200,15 +199,14 @@ async def wait(
     Holds no database connection while waiting; wakes on the job's completion event.
     Raises NotFound.
     """
-    with hub.waiter(job_id) as finished:
+
+    async def read() -> JobOut:
         async with sessions() as session:
-            job = await repository.get_owned(session, user_id, job_id)
-        if job.status in TERMINAL_STATUSES:
-            return to_out(job)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(finished.wait(), wait_seconds)
-    async with sessions() as session:
-        return to_out(await repository.get_owned(session, user_id, job_id))
+            return await get(session, user_id, job_id)
+
+    return await hub.wait_for(
+        job_id, read, lambda job: job.status in TERMINAL_STATUSES, wait_seconds
+    )
 
 
 async def list_jobs(

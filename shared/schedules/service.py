@@ -323,9 +323,8 @@ def _check_delivery(
     errors: list[FieldError],
 ) -> None:
     """Refuse now what every firing would be refused for: an unknown model, a bad webhook."""
-    model = options.model if options else None
-    if model is not None and model not in settings.selectable_models:
-        errors.append(FieldError("options.model", "unknown model"))
+    if problem := jobs.model_problem(settings, options.model if options else None):
+        errors.append(FieldError("options.model", problem))
     if webhook_url is not None:
         problem = url_problem(webhook_url, allow_private=settings.webhook_allow_private_networks)
         if problem:

@@ -13,6 +13,7 @@ from shared.batches.models import Batch
 from shared.db.engine import Database
 from shared.idempotency.models import IdempotencyRecord
 from shared.jobs.models import Job
+from shared.schedules.models import Schedule
 from tests.factories import create_profile, submit_job
 from workers.maintenance import idempotency_purge
 
@@ -178,3 +179,29 @@ async def test_purge_deletes_only_expired_keys(
     assert await idempotency_purge(worker.ctx) == 1
     async with db.sessions() as session:
         assert list(await session.scalars(select(IdempotencyRecord.key))) == ["fresh"]
+
+
+async def test_concurrent_schedule_creations_with_one_key_create_one_schedule(
+    api: httpx.AsyncClient, make_user: Any, db: Database
+) -> None:
+    user = await make_user()
+    profile = await create_profile(api, user.headers)
+    body = {
+        "profile_id": profile["id"],
+        "platform": "linkedin",
+        "topics": ["monday notes", "friday wins"],
+        "cron": "0 9 * * 1",
+        "timezone": "Europe/Berlin",
+    }
+    headers = keyed(user.headers, "weekly-posts")
+    responses = await asyncio.gather(
+        *(api.post("/api/v1/schedules", json=body, headers=headers) for _ in range(5))
+    )
+    assert [response.status_code for response in responses] == [201] * 5
+    assert len({response.json()["id"] for response in responses}) == 1
+    assert await count(db, Schedule) == 1
+    changed = await api.post(
+        "/api/v1/schedules", json={**body, "cron": "0 10 * * 1"}, headers=headers
+    )
+    assert changed.status_code == 409
+    assert changed.json()["code"] == "idempotency_conflict"
