@@ -53,7 +53,7 @@ class BatchController(Controller):
             batch = await service.create(
                 uow,
                 gateway_state(state).settings,
-                principal.user_id,
+                principal.owner,
                 data,
                 request_id=request.scope["state"].get("request_id"),
                 traceparent=current_traceparent(),

@@ -44,7 +44,7 @@ class JobController(Controller):
             job = await service.submit(
                 uow,
                 gateway_state(state).settings,
-                principal.user_id,
+                principal.owner,
                 data,
                 request_id=request.scope["state"].get("request_id"),
                 traceparent=current_traceparent(),

@@ -8,12 +8,14 @@ the very next request instead of when a token expires.
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import repository, tokens
 from shared.auth.schemas import Role, Scope
+from shared.billing.budget import Owner
 from shared.clock import utcnow
 from shared.config import Settings
 from shared.errors import Forbidden, Unauthorized
@@ -31,6 +33,13 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     scopes: frozenset[str] | None = None
     session_id: str | None = None
     api_key_id: str | None = None
+    # Read with the user on every request, so job submissions need no query of their own.
+    monthly_budget_usd: Decimal | None = None
+
+    @property
+    def owner(self) -> Owner:
+        """The caller as the payer of the jobs they submit."""
+        return Owner(user_id=self.user_id, monthly_budget_usd=self.monthly_budget_usd)
 
     @property
     def is_admin(self) -> bool:
@@ -93,7 +102,12 @@ async def _authenticate_access_token(
     if not access.session_active:
         raise Unauthorized("session has been revoked; sign in again")
     # The role comes from the database, so a demotion applies before the token expires.
-    return Principal(user_id=claims.sub, role=access.role, session_id=claims.sid)
+    return Principal(
+        user_id=claims.sub,
+        role=access.role,
+        session_id=claims.sid,
+        monthly_budget_usd=access.monthly_budget_usd,
+    )
 
 
 async def _authenticate_api_key(session: AsyncSession, key: str) -> Principal:
@@ -117,4 +131,5 @@ async def _authenticate_api_key(session: AsyncSession, key: str) -> Principal:
         role=credential.role,
         scopes=frozenset(credential.scopes) if credential.scopes else None,
         api_key_id=credential.id,
+        monthly_budget_usd=credential.monthly_budget_usd,
     )

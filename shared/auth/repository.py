@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Literal
 
 import msgspec
@@ -58,6 +59,7 @@ class AccessCheck(msgspec.Struct, frozen=True):
     role: Role
     disabled: bool
     session_active: bool
+    monthly_budget_usd: Decimal | None
 
 
 class ApiKeyCredential(msgspec.Struct, frozen=True):
@@ -65,6 +67,7 @@ class ApiKeyCredential(msgspec.Struct, frozen=True):
     user_id: str
     role: Role
     disabled: bool
+    monthly_budget_usd: Decimal | None
     scopes: list[str]
     expires_at: datetime | None
     revoked_at: datetime | None
@@ -129,14 +132,27 @@ async def check_access(
     """Load the user and, when given, whether its session is live: one primary-key join."""
     if session_id is None:
         user = (
-            await session.execute(select(User.role, User.disabled).where(User.id == user_id))
+            await session.execute(
+                select(User.role, User.disabled, User.monthly_budget_usd).where(User.id == user_id)
+            )
         ).one_or_none()
         if user is None:
             return None
-        return AccessCheck(role=user.role, disabled=user.disabled, session_active=True)
+        return AccessCheck(
+            role=user.role,
+            disabled=user.disabled,
+            session_active=True,
+            monthly_budget_usd=user.monthly_budget_usd,
+        )
     row = (
         await session.execute(
-            select(User.role, User.disabled, AuthSession.id.label("sid"), AuthSession.revoked_at)
+            select(
+                User.role,
+                User.disabled,
+                User.monthly_budget_usd,
+                AuthSession.id.label("sid"),
+                AuthSession.revoked_at,
+            )
             .outerjoin(
                 AuthSession, and_(AuthSession.id == session_id, AuthSession.user_id == User.id)
             )
@@ -146,7 +162,12 @@ async def check_access(
     if row is None:
         return None
     active = row.sid is not None and row.revoked_at is None
-    return AccessCheck(role=row.role, disabled=row.disabled, session_active=active)
+    return AccessCheck(
+        role=row.role,
+        disabled=row.disabled,
+        session_active=active,
+        monthly_budget_usd=row.monthly_budget_usd,
+    )
 
 
 # Sessions and refresh tokens
@@ -371,6 +392,7 @@ async def find_api_key(session: AsyncSession, key_hash: str) -> ApiKeyCredential
                 ApiKey.last_used_at,
                 User.role,
                 User.disabled,
+                User.monthly_budget_usd,
             )
             .join(User, User.id == ApiKey.user_id)
             .where(ApiKey.key_hash == key_hash)
@@ -383,6 +405,7 @@ async def find_api_key(session: AsyncSession, key_hash: str) -> ApiKeyCredential
         user_id=row.user_id,
         role=row.role,
         disabled=row.disabled,
+        monthly_budget_usd=row.monthly_budget_usd,
         scopes=list(row.scopes),
         expires_at=row.expires_at,
         revoked_at=row.revoked_at,

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared.batches import progress, repository
 from shared.batches.models import Batch
 from shared.batches.schemas import BatchCounts, BatchCreate, BatchOut, BatchResultLine, to_out
+from shared.billing.budget import Owner
 from shared.clock import utcnow
 from shared.config import Settings
 from shared.db.uow import UnitOfWork
@@ -33,7 +34,7 @@ _encoder = msgspec.json.Encoder()
 async def create(
     uow: UnitOfWork,
     settings: Settings,
-    user_id: str,
+    owner: Owner,
     data: BatchCreate,
     *,
     request_id: str | None,
@@ -56,7 +57,7 @@ async def create(
         uow.session,
         {
             "id": batch_id,
-            "user_id": user_id,
+            "user_id": owner.user_id,
             "status": "in_progress",
             "total": total,
             "pending": total,
@@ -71,7 +72,7 @@ async def create(
     await jobs.create(
         uow,
         settings,
-        user_id,
+        owner,
         [
             jobs.NewJob(
                 profile_id=item.profile_id,

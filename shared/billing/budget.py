@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
+import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +27,20 @@ from shared.style import Platform, rules_for
 
 # A generous prompt size: the system prompt, the profile's style and up to three samples.
 ESTIMATED_PROMPT_TOKENS = 2_000
+
+
+class Owner(msgspec.Struct, frozen=True):
+    """Who pays for new jobs, with the monthly budget read when the request was authenticated
+    (``None``: no budget, so no reservation and no lock)."""
+
+    user_id: str
+    monthly_budget_usd: Decimal | None
+
+
+async def owner(session: AsyncSession, user_id: str) -> Owner:
+    """The payer for work started without a request (schedule firings)."""
+    monthly = await session.scalar(select(User.monthly_budget_usd).where(User.id == user_id))
+    return Owner(user_id=user_id, monthly_budget_usd=monthly)
 
 
 def max_completion_tokens(platform: Platform) -> int:
@@ -47,18 +62,20 @@ def month_start(now: datetime) -> datetime:
     return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-async def reserve(session: AsyncSession, user_id: str, amounts: Sequence[Decimal]) -> None:
-    """Check that the user's budget holds ``amounts`` more this month.
+async def reserve(session: AsyncSession, payer: Owner, amounts: Sequence[Decimal]) -> None:
+    """Check that the payer's budget holds ``amounts`` more this month.
 
-    Takes the user row's lock when they have a budget, held until the caller's transaction
-    ends, so the caller must insert the jobs carrying these reservations in that transaction.
+    Free for users without a budget. Otherwise takes the user row's lock (re-reading the
+    budget under it), held until the caller's transaction ends, so the caller must insert the
+    jobs carrying these reservations in that transaction.
 
     Raises:
         BudgetExceeded: the month's spending plus open reservations plus ``amounts`` would pass
             the budget, or the budget is already used up.
     """
-    if await session.scalar(select(User.monthly_budget_usd).where(User.id == user_id)) is None:
+    if payer.monthly_budget_usd is None:
         return
+    user_id = payer.user_id
     budget = await session.scalar(
         select(User.monthly_budget_usd).where(User.id == user_id).with_for_update()
     )

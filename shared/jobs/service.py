@@ -50,7 +50,7 @@ class Origin(msgspec.Struct, frozen=True, kw_only=True):
 async def submit(
     uow: UnitOfWork,
     settings: Settings,
-    user_id: str,
+    owner: budget.Owner,
     data: JobCreate,
     *,
     request_id: str | None,
@@ -64,7 +64,7 @@ async def submit(
     (job,) = await create(
         uow,
         settings,
-        user_id,
+        owner,
         [
             NewJob(
                 profile_id=data.profile_id,
@@ -87,7 +87,7 @@ async def submit(
 async def create(
     uow: UnitOfWork,
     settings: Settings,
-    user_id: str,
+    owner: budget.Owner,
     specs: Sequence[NewJob],
     origin: Origin,
 ) -> list[JobOut]:
@@ -99,8 +99,9 @@ async def create(
     """
     if origin.webhook_url:
         check_url(settings, origin.webhook_url, "webhook_url")
+    user_id = owner.user_id
     rows = [_row(settings, user_id, spec, origin) for spec in specs]
-    await budget.reserve(uow.session, user_id, [row["reserved_usd"] for row in rows])
+    await budget.reserve(uow.session, owner, [row["reserved_usd"] for row in rows])
     if len(rows) == 1:
         # The busiest path: ownership check and insert in one statement.
         if not await repository.insert_for_profile(uow.session, rows[0]):

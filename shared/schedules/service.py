@@ -22,6 +22,7 @@ import msgspec
 from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.billing import budget
 from shared.clock import utcnow
 from shared.config import Settings
 from shared.db.uow import UnitOfWork
@@ -256,7 +257,8 @@ async def _run(
     try:
         # A savepoint: a refused firing leaves the other schedules' firings in this pass.
         async with session.begin_nested():
-            (job,) = await jobs.create(uow, settings, schedule.user_id, [spec], origin)
+            payer = await budget.owner(session, schedule.user_id)
+            (job,) = await jobs.create(uow, settings, payer, [spec], origin)
     except (BudgetExceeded, NotFound, ValidationFailed) as error:
         await repository.settle_firing(
             session, schedule.id, scheduled_for, status="refused", detail=error.code
