@@ -13,6 +13,7 @@ from arq.worker import Worker
 from msgspec import msgpack
 from sqlalchemy import func, select
 
+from shared.billing.budget import Owner
 from shared.config import Settings
 from shared.db.engine import Database
 from shared.db.uow import UnitOfWork
@@ -86,7 +87,7 @@ async def test_job_is_accepted_while_redis_is_down_and_runs_once_it_is_back(
             job = await jobs.submit(
                 uow,
                 settings,
-                user.user_id,
+                Owner(user_id=user.user_id, monthly_budget_usd=None),
                 JobCreate(profile_id=profile["id"], platform="x", topic="offline"),
                 request_id=None,
                 traceparent=None,
@@ -146,7 +147,7 @@ async def test_a_job_whose_profile_was_deleted_fails_with_a_stable_code(
             job = await jobs.submit(
                 uow,
                 settings,
-                user.user_id,
+                Owner(user_id=user.user_id, monthly_budget_usd=None),
                 JobCreate(profile_id=profile["id"], platform="x", topic="gone"),
                 request_id=None,
                 traceparent=None,
