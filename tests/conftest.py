@@ -22,6 +22,7 @@ from arq.worker import Worker
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from gateway.app import create_app
 from shared.config import Settings, load_settings
@@ -45,6 +46,8 @@ from workers.main import create_worker
 TEST_JWT_SECRET = "test-only-secret-0123456789abcdefghijklmnopqrstuvwxyz"
 TEST_MODEL_KEYS = ("sk-test-primary-0000000000", "sk-test-secondary-000000000")
 PASSWORD = "correct horse battery staple"
+# The session's in-process ARQ worker, once a test has started it.
+_running_workers: list[Worker] = []
 
 
 @pytest.fixture(scope="session")
@@ -146,12 +149,23 @@ async def _clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     yield
     if "db" not in request.fixturenames:
         return
-    if "worker" in request.fixturenames:
-        await _wait_until_idle(request.getfixturevalue("worker"))
+    if _running_workers:
+        # Started by this or an earlier test: it may still be finishing what a test queued.
+        await _wait_until_idle(_running_workers[0])
     database: Database = request.getfixturevalue("db")
     tables = ", ".join(table.name for table in metadata.sorted_tables)
-    async with database.engine.begin() as connection:
-        await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    # The session-wide worker (once any test started it) keeps running cron passes and jobs
+    # a test left queued; TRUNCATE may then deadlock with it. Postgres aborts one side, and
+    # truncating again is all it takes.
+    for attempt in range(5):
+        try:
+            async with database.engine.begin() as connection:
+                await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            return
+        except DBAPIError as exc:
+            if "deadlock" not in str(exc) or attempt == 4:
+                raise
+            await asyncio.sleep(0.1)
 
 
 async def _wait_until_idle(arq_worker: Worker, limit: float = 10.0) -> None:
@@ -200,6 +214,7 @@ async def worker(settings: Settings, db: Database, redis: ArqRedis) -> AsyncIter
     """A real ARQ worker polling this run's Redis db, in the test event loop."""
     arq_worker = create_worker(settings, handle_signals=False)
     task = asyncio.create_task(arq_worker.async_run())
+    _running_workers.append(arq_worker)
     deadline = asyncio.get_running_loop().time() + 10
     while not await live_workers(redis):  # started: on_startup ran and it has beaten
         assert not task.done(), task
@@ -209,6 +224,7 @@ async def worker(settings: Settings, db: Database, redis: ArqRedis) -> AsyncIter
     # Not arq's close(): with signal handling off it cancels the running jobs and then awaits
     # them, so it raises CancelledError before on_shutdown. Stop polling, then shut down.
     await _wait_until_idle(arq_worker)
+    _running_workers.remove(arq_worker)
     while not task.done():
         # A cancel that lands inside one of arq's shielded sections is absorbed; repeat it.
         assert arq_worker.main_task is not None
