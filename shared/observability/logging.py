@@ -65,10 +65,12 @@ _INTERCEPTED = (
 )
 
 # Per-call chatter that would drown the events we log ourselves (model calls have spans and
-# metrics; Alembic announces its plugins on every script load).
+# metrics; every task logs its own outcome as an event, while ARQ announces each run, cron
+# passes every two seconds included; Alembic announces its plugins on every script load).
 _QUIETED = {
     "httpx": logging.WARNING,
     "httpx2": logging.WARNING,
+    "arq.worker": logging.WARNING,
     "alembic.runtime.plugins": logging.WARNING,
 }
 
