@@ -88,6 +88,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     openai_base_url: str | None
     openai_model: str
     openai_timeout: float
+    # Set when the keys come from OPENAI_API_KEYS_FILE: workers re-read it when it changes.
+    openai_api_keys_file: str | None
+    model_key_cooldown: float
+    model_breaker_threshold: int
+    model_breaker_cooloff: int
+    model_breaker_max_cooloff: int
     model_prices: dict[str, ModelPrice]
     allowed_origins: tuple[str, ...]
     rate_limits: dict[str, str]
@@ -101,6 +107,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     schedule_misfire_grace: int
     max_body_bytes: int
     job_max_attempts: int
+    job_lease_seconds: int
     job_timeout: float
     worker_concurrency: int
     worker_poll_delay: float
@@ -234,6 +241,11 @@ def _boolean(value: str) -> bool:
 
 def _csv(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def parse_key_list(value: str) -> tuple[str, ...]:
+    """API keys separated by commas or whitespace (a keys file may hold one per line)."""
+    return tuple(re.split(r"[\s,]+", value.strip())) if value.strip() else ()
 
 
 def _choice(*choices: str) -> Callable[[str], Any]:
@@ -370,7 +382,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if production and not given_keys:
         read.problems.append("JWT_SECRET: required (at least 32 random characters)")
     jwt_keys = given_keys or _single_key(DEV_JWT_SECRET)
-    openai_keys = read.get("OPENAI_API_KEYS", _csv, ()) or read.get("OPENAI_API_KEY", _csv, ())
+    openai_keys = read.get("OPENAI_API_KEYS", parse_key_list, ()) or read.get(
+        "OPENAI_API_KEY", parse_key_list, ()
+    )
     origins = read.get("ALLOWED_ORIGINS", _origins, ())
     default_format: LogFormat = "console" if env == "development" else "json"
 
@@ -407,6 +421,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "openai_base_url": read.get("OPENAI_BASE_URL", _http_url, None),
         "openai_model": read.get("OPENAI_MODEL", str, "gpt-4o-mini"),
         "openai_timeout": read.get("OPENAI_TIMEOUT", _positive_float, 60.0),
+        "openai_api_keys_file": env_map.get("OPENAI_API_KEYS_FILE") or None,
+        "model_key_cooldown": read.get("MODEL_KEY_COOLDOWN", _positive_float, 10.0),
+        "model_breaker_threshold": read.get("MODEL_BREAKER_THRESHOLD", _positive_int, 5),
+        "model_breaker_cooloff": read.get("MODEL_BREAKER_COOLOFF", _duration, 15),
+        "model_breaker_max_cooloff": read.get("MODEL_BREAKER_MAX_COOLOFF", _duration, 300),
         "model_prices": prices,
         "allowed_origins": origins,
         "rate_limits": read.get("RATE_LIMITS", _rate_table, _rate_table(DEFAULT_RATE_LIMITS)),
@@ -426,6 +445,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "schedule_misfire_grace": read.get("SCHEDULE_MISFIRE_GRACE", _duration, 300),
         "max_body_bytes": read.get("MAX_BODY_BYTES", _positive_int, 1024 * 1024),
         "job_max_attempts": read.get("JOB_MAX_ATTEMPTS", _positive_int, 5),
+        "job_lease_seconds": read.get("JOB_LEASE_SECONDS", _duration, 20),
         "job_timeout": read.get("JOB_TIMEOUT", _positive_float, 300.0),
         "worker_concurrency": read.get("WORKER_CONCURRENCY", _positive_int, 10),
         "worker_poll_delay": read.get("WORKER_POLL_DELAY", _positive_float, 0.02),

@@ -209,22 +209,22 @@ async def api(gateway_url: str, db: Database) -> AsyncIterator[httpx.AsyncClient
         yield client
 
 
-@pytest.fixture(scope="session")
-async def worker(settings: Settings, db: Database, redis: ArqRedis) -> AsyncIterator[Worker]:
-    """A real ARQ worker polling this run's Redis db, in the test event loop."""
+async def start_worker(settings: Settings, redis: ArqRedis) -> tuple[Worker, asyncio.Task[None]]:
+    """Start a real ARQ worker in the test event loop; return once it has beaten."""
     arq_worker = create_worker(settings, handle_signals=False)
     task = asyncio.create_task(arq_worker.async_run())
-    _running_workers.append(arq_worker)
     deadline = asyncio.get_running_loop().time() + 10
     while not await live_workers(redis):  # started: on_startup ran and it has beaten
         assert not task.done(), task
         assert asyncio.get_running_loop().time() < deadline, "the worker did not start"
         await asyncio.sleep(0.02)
-    yield arq_worker
-    # Not arq's close(): with signal handling off it cancels the running jobs and then awaits
-    # them, so it raises CancelledError before on_shutdown. Stop polling, then shut down.
+    return arq_worker, task
+
+
+async def stop_worker(arq_worker: Worker, task: asyncio.Task[None]) -> None:
+    """Not arq's close(): with signal handling off it cancels the running jobs and then awaits
+    them, so it raises CancelledError before on_shutdown. Stop polling, then shut down."""
     await _wait_until_idle(arq_worker)
-    _running_workers.remove(arq_worker)
     while not task.done():
         # A cancel that lands inside one of arq's shielded sections is absorbed; repeat it.
         assert arq_worker.main_task is not None
@@ -235,6 +235,16 @@ async def worker(settings: Settings, db: Database, redis: ArqRedis) -> AsyncIter
     assert arq_worker.on_shutdown is not None
     await arq_worker.on_shutdown(arq_worker.ctx)
     await arq_worker.pool.aclose()
+
+
+@pytest.fixture(scope="session")
+async def worker(settings: Settings, db: Database, redis: ArqRedis) -> AsyncIterator[Worker]:
+    """A real ARQ worker polling this run's Redis db, in the test event loop."""
+    arq_worker, task = await start_worker(settings, redis)
+    _running_workers.append(arq_worker)
+    yield arq_worker
+    _running_workers.remove(arq_worker)
+    await stop_worker(arq_worker, task)
 
 
 @dataclass

@@ -11,9 +11,13 @@ provider error puts the job back to ``queued`` and raises ARQ ``Retry`` with the
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 import msgspec
@@ -21,7 +25,7 @@ from arq import Retry
 from loguru import logger
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from redis.exceptions import RedisError
-from sqlalchemy import func
+from sqlalchemy.exc import SQLAlchemyError
 
 from shared.billing import repository as ledger
 from shared.billing.budget import max_completion_tokens
@@ -31,7 +35,7 @@ from shared.db.uow import UnitOfWork
 from shared.errors import NotFound
 from shared.jobs import lifecycle
 from shared.jobs import repository as jobs
-from shared.jobs.models import ACTIVE_STATUSES, Job
+from shared.jobs.models import Job
 from shared.jobs.schemas import JobResult, StyleScoreOut, UsageOut
 from shared.observability import job_stats
 from shared.observability.metrics import JOB_ATTEMPTS_RETRIED, MODEL_CALL_DURATION
@@ -50,6 +54,7 @@ from workers.providers import (
     ProviderError,
 )
 
+LOST = "worker_lost"
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 60.0
 DEFAULT_TEMPERATURE = 0.7
@@ -81,35 +86,72 @@ def backoff(attempt: int, retry_after: float | None) -> float:
 
 
 async def run(deps: WorkerDeps, payload: GenerationPayload) -> str:
-    """Run one attempt of a job; return its resulting status ("skipped" if already done)."""
+    """Run one attempt of a job; return its resulting status ("skipped" if already done).
+
+    Raises ARQ ``Retry`` to defer the job, without using an attempt, while the model's circuit
+    is open, and after a retryable model error.
+    """
+    defer = deps.provider.defer_seconds()
+    if defer is not None:
+        logger.info("job.deferred", reason="model_circuit_open", defer=defer)
+        raise Retry(defer=defer)
     with tracer.start_as_current_span("db.job.start"):
         job = await _start(deps, payload.job_id)
     if job is None:
-        logger.info("job.skipped", reason="not active")
+        logger.info("job.skipped", reason="not claimable")
         return "skipped"
+    if job.attempts > deps.settings.job_max_attempts:
+        # Only a job whose worker died on its last attempt gets here (see workers.recovery).
+        return await _finish_failed(
+            deps, job, LOST, f"gave up after {job.attempts - 1} attempts; the last one was lost"
+        )
     logger.info("job.started", attempt=job.attempts)
-    try:
-        result = await _generate(deps, job)
-    except ProviderError as error:
-        return await _handle_provider_error(deps, job, error)
-    except JobFailed as failure:
-        return await _finish_failed(deps, job, failure.code, failure.message)
-    return await _finish_succeeded(deps, job, result)
+    async with _lease_kept(deps, job.id):
+        try:
+            result = await _generate(deps, job)
+        except ProviderError as error:
+            return await _handle_provider_error(deps, job, error)
+        except JobFailed as failure:
+            return await _finish_failed(deps, job, failure.code, failure.message)
+        return await _finish_succeeded(deps, job, result)
 
 
 async def _start(deps: WorkerDeps, job_id: str) -> Job | None:
-    """Claim an attempt: only an unfinished job moves to running (a finished one is left)."""
+    """Claim an attempt under this worker's lease (a finished or held job is left alone)."""
     async with UnitOfWork(deps.db.sessions, deps.relay) as uow:
-        job = await jobs.transition(
-            uow.session,
-            job_id,
-            from_statuses=ACTIVE_STATUSES,
-            status="running",
-            attempts=Job.attempts + 1,
-            started_at=func.coalesce(Job.started_at, utcnow()),
-        )
+        job = await jobs.claim(uow.session, job_id, worker_id=deps.worker_id, lease=_lease(deps))
         await uow.commit()
     return job
+
+
+def _lease(deps: WorkerDeps) -> timedelta:
+    return timedelta(seconds=deps.settings.job_lease_seconds)
+
+
+@contextlib.asynccontextmanager
+async def _lease_kept(deps: WorkerDeps, job_id: str) -> AsyncIterator[None]:
+    """Renew the job's lease every third of its length while the attempt runs, so only a
+    worker that stopped (crashed, killed, cut off) lets it expire."""
+
+    async def keep() -> None:
+        while True:
+            await asyncio.sleep(deps.settings.job_lease_seconds / 3)
+            try:
+                async with deps.db.sessions() as session, session.begin():
+                    await jobs.renew_lease(
+                        session, job_id, worker_id=deps.worker_id, lease=_lease(deps)
+                    )
+            except (SQLAlchemyError, OSError) as exc:
+                # Keep trying: the lease still has two thirds of its length to run.
+                logger.warning("job.lease_renewal_failed", error=type(exc).__name__)
+
+    keeper = asyncio.create_task(keep(), name=f"lease:{job_id}")
+    try:
+        yield
+    finally:
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
 
 
 async def _generate(deps: WorkerDeps, job: Job) -> Outcome:

@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 from typing import Any
 
 from arq import cron
 from arq.worker import Worker, func
 from loguru import logger
+from redis.exceptions import RedisError
 
 from shared.config import Settings
 from shared.db.engine import Database
@@ -20,6 +22,7 @@ from shared.queue.relay import OutboxRelay
 from shared.queue.tasks import (
     GENERATION_RUN,
     IDEMPOTENCY_PURGE,
+    JOBS_RECOVER,
     OUTBOX_SWEEP,
     SCHEDULES_FIRE,
     WEBHOOK_DELIVER,
@@ -27,9 +30,10 @@ from shared.queue.tasks import (
 )
 from workers.context import WorkerDeps, deps_of
 from workers.maintenance import idempotency_purge
-from workers.providers import build_provider
+from workers.providers import worker_provider
 from workers.tasks import (
     generation_run,
+    jobs_recover,
     outbox_sweep,
     schedules_fire,
     webhook_deliver,
@@ -39,7 +43,13 @@ from workers.tasks import (
 # ARQ may re-deliver a job after a crash; give it room beyond our own attempt cap, which
 # the task enforces itself so the job row always ends terminal.
 EXTRA_DELIVERIES = 3
+# Generation's attempts are capped in Postgres (JOB_MAX_ATTEMPTS); ARQ's own count also grows
+# with every deferral while the model's circuit is open, which must never drop a job.
+GENERATION_DELIVERIES = 10_000
+REDIS_RETRY_CAP = 5.0
 SWEEP_SECONDS = set(range(0, 60, 10))
+# With the lease, a dead worker's job is back in the queue within JOB_LEASE_SECONDS + 5 s.
+RECOVER_SECONDS = set(range(0, 60, 5))
 WEBHOOK_SWEEP_SECONDS = {0, 30}
 # A delivery attempt is bounded by WEBHOOK_TIMEOUT; the rest covers two short transactions.
 WEBHOOK_TASK_SLACK = 20
@@ -50,9 +60,7 @@ FIRE_SECONDS = set(range(0, 60, 2))
 def _on_startup(settings: Settings) -> Any:
     async def on_startup(ctx: dict[str, Any]) -> None:
         worker_id = f"{socket.gethostname()}:{os.getpid()}"
-        provider = build_provider(
-            settings.openai_api_keys, settings.openai_base_url, settings.openai_timeout
-        )
+        provider = worker_provider(settings, ctx["redis"], worker_id)
         db = Database.from_settings(settings, application_name="ghostpen-worker")
         ctx["deps"] = WorkerDeps(
             settings=settings,
@@ -91,6 +99,37 @@ async def _on_shutdown(ctx: dict[str, Any]) -> None:
     logger.info("worker.stopped")
 
 
+class ResilientWorker(Worker):
+    """An ARQ worker that rides out a Redis outage instead of exiting.
+
+    ARQ lets a Redis error in its poll loop end the process. Here the loop waits (backing off
+    to ``REDIS_RETRY_CAP`` seconds) and carries on when Redis is back; jobs in flight keep
+    running against Postgres meanwhile, and any whose bookkeeping was lost come back through
+    the outbox sweep and the job leases.
+    """
+
+    _redis_down_since: float | None = None
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+        except (RedisError, OSError) as exc:
+            await self._wait_for_redis(exc)
+            return
+        if self._redis_down_since is not None:
+            down = time.monotonic() - self._redis_down_since
+            logger.info("worker.redis_back", seconds_down=round(down, 1))
+            self._redis_down_since = None
+
+    async def _wait_for_redis(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        if self._redis_down_since is None:
+            self._redis_down_since = now
+            logger.warning("worker.redis_lost", error=type(exc).__name__)
+        down = now - self._redis_down_since
+        await asyncio.sleep(min(REDIS_RETRY_CAP, 0.5 + down / 4))
+
+
 def create_worker(
     settings: Settings,
     *,
@@ -99,13 +138,13 @@ def create_worker(
     handle_signals: bool = True,
 ) -> Worker:
     """Build the worker; ``burst`` drains the queue and exits (tests, one-off runs)."""
-    return Worker(
+    return ResilientWorker(
         functions=[
             func(
                 generation_run,
                 name=GENERATION_RUN,
                 timeout=settings.job_timeout,
-                max_tries=settings.job_max_attempts + EXTRA_DELIVERIES,
+                max_tries=GENERATION_DELIVERIES,
                 keep_result=0,
             ),
             func(
@@ -125,6 +164,7 @@ def create_worker(
                 unique=True,
                 timeout=30,
             ),
+            cron(jobs_recover, name=JOBS_RECOVER, second=RECOVER_SECONDS, unique=True, timeout=30),
             cron(schedules_fire, name=SCHEDULES_FIRE, second=FIRE_SECONDS, unique=True, timeout=30),
             # Hourly; expired keys only cost disk space meanwhile.
             cron(

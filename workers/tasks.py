@@ -12,7 +12,7 @@ from opentelemetry.trace import SpanKind
 from shared.observability.tracing import context_from_traceparent, get_tracer
 from shared.queue import outbox
 from shared.queue.tasks import GenerationPayload, WebhookDeliverPayload
-from workers import generation, schedules, webhooks
+from workers import generation, recovery, schedules, webhooks
 from workers.context import deps_of
 
 tracer = get_tracer("ghostpen.workers")
@@ -39,6 +39,11 @@ async def outbox_sweep(ctx: dict[str, Any]) -> int:
     deps = deps_of(ctx)
     async with deps.db.sessions() as session:
         return await outbox.sweep(session, deps.redis, older_than=SWEEP_AFTER)
+
+
+async def jobs_recover(ctx: dict[str, Any]) -> int:
+    """Requeue running jobs whose worker died (their lease expired)."""
+    return await recovery.recover(deps_of(ctx))
 
 
 async def schedules_fire(ctx: dict[str, Any]) -> int:

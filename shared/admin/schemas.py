@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from shared.auth.schemas import Role
 from shared.errors import FieldError, ValidationFailed
+
+CircuitState = Literal["closed", "open", "half_open"]
+
+# Each worker publishes its `KeyPoolOut` under this prefix + its worker id, with a short TTL.
+KEY_POOL_PREFIX = "ghostpen:keypool:"
 
 # Numeric(14, 6): at most 8 whole digits and 6 decimal places.
 _BUDGET = re.compile(r"\d{1,8}(\.\d{1,6})?")
@@ -47,11 +52,24 @@ class AdminUserUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             )
 
 
+class KeyPoolOut(msgspec.Struct, kw_only=True):
+    """One worker's model API keys by state (never the keys) and its circuit breaker."""
+
+    worker_id: str
+    healthy: int
+    cooling: int
+    quarantined: int
+    circuit: CircuitState
+    updated_at: datetime
+
+
 class QueueOut(msgspec.Struct, kw_only=True):
-    """Redis queue depth (deferred retries included), unfinished jobs and live workers."""
+    """Redis queue depth (deferred retries included), unfinished jobs, live workers and the
+    model key pool of each worker that reported one recently."""
 
     queue_depth: int
     queued_jobs: int
     running_jobs: int
     live_workers: list[str]
     oldest_queued_seconds: float | None
+    key_pool: list[KeyPoolOut]

@@ -5,13 +5,20 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 from loguru import logger
 from msgspec import UNSET
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.admin import repository
-from shared.admin.schemas import AdminUserOut, AdminUserUpdate, QueueOut
+from shared.admin.schemas import (
+    KEY_POOL_PREFIX,
+    AdminUserOut,
+    AdminUserUpdate,
+    KeyPoolOut,
+    QueueOut,
+)
 from shared.auth import repository as users
 from shared.auth.models import User
 from shared.auth.schemas import Role
@@ -82,7 +89,8 @@ async def update_user(
 
 
 async def queue(session: AsyncSession, redis: Redis) -> QueueOut:
-    """Queue depth in Redis, queued and running jobs, live workers and the longest wait."""
+    """Queue depth in Redis, queued and running jobs, live workers, the longest wait and each
+    worker's model key pool."""
     counts = await count_active_by_status(session)
     oldest = await repository.oldest_queued_at(session)
     depth: int = await redis.zcard(QUEUE_NAME)
@@ -94,7 +102,22 @@ async def queue(session: AsyncSession, redis: Redis) -> QueueOut:
         oldest_queued_seconds=round(max((utcnow() - oldest).total_seconds(), 0.0), 3)
         if oldest is not None
         else None,
+        key_pool=await _key_pools(redis),
     )
+
+
+async def _key_pools(redis: Redis) -> list[KeyPoolOut]:
+    """What each worker last published about its key pool; a stopped worker's entry expires."""
+    names = sorted([name async for name in redis.scan_iter(match=f"{KEY_POOL_PREFIX}*")])
+    pools = []
+    for raw in await redis.mget(names) if names else []:
+        if raw is None:  # expired between SCAN and MGET
+            continue
+        try:
+            pools.append(msgspec.json.decode(raw, type=KeyPoolOut))
+        except msgspec.DecodeError:
+            logger.warning("admin.key_pool_unreadable")
+    return pools
 
 
 def _out(user: User) -> AdminUserOut:

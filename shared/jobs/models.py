@@ -36,6 +36,12 @@ class Job(Base):
         ),
         Index(None, "schedule_id", "id", postgresql_where=text("schedule_id IS NOT NULL")),
         # Operational counts and the sweeper only look at unfinished jobs.
+        # The recovery sweep looks for running jobs whose worker stopped renewing the lease.
+        Index(
+            "ix_jobs_running_lease",
+            "lease_expires_at",
+            postgresql_where=text("status = 'running'"),
+        ),
         Index(
             "ix_jobs_active_status",
             "status",
@@ -70,6 +76,9 @@ class Job(Base):
     request_id: Mapped[str | None] = mapped_column(String(128))
     traceparent: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = created_at_column()
+    # While running: which worker holds the job and until when, unless it renews the lease.
+    leased_by: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy import and_, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.clock import utcnow
@@ -95,6 +95,65 @@ async def transition(
         .execution_options(synchronize_session=False, populate_existing=True)
     )
     return result.scalar_one_or_none()
+
+
+async def claim(
+    session: AsyncSession, job_id: str, *, worker_id: str, lease: timedelta
+) -> Job | None:
+    """Start an attempt: a queued job, or a running one whose lease ran out, moves to running
+    under ``worker_id``'s lease. None when the job is terminal or another worker holds it.
+
+    A stale re-delivery of a job another worker runs therefore finds nothing to claim.
+    """
+    now = utcnow()
+    result = await session.execute(
+        update(Job)
+        .where(
+            Job.id == job_id,
+            or_(
+                Job.status == "queued",
+                and_(Job.status == "running", Job.lease_expires_at < now),
+            ),
+        )
+        .values(
+            status="running",
+            attempts=Job.attempts + 1,
+            started_at=func.coalesce(Job.started_at, now),
+            leased_by=worker_id,
+            lease_expires_at=now + lease,
+            updated_at=now,
+        )
+        .returning(Job)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    return result.scalar_one_or_none()
+
+
+async def renew_lease(
+    session: AsyncSession, job_id: str, *, worker_id: str, lease: timedelta
+) -> bool:
+    """Extend the lease while ``worker_id`` still runs the job; False once it does not."""
+    renewed = await session.scalar(
+        update(Job)
+        .where(Job.id == job_id, Job.status == "running", Job.leased_by == worker_id)
+        .values(lease_expires_at=utcnow() + lease)
+        .returning(Job.id)
+    )
+    return renewed is not None
+
+
+async def lock_lost(session: AsyncSession, *, now: datetime, limit: int) -> Sequence[Job]:
+    """Running jobs whose lease expired (their worker died), locked for this transaction;
+    ``SKIP LOCKED`` keeps concurrent sweeps apart."""
+    return (
+        await session.scalars(
+            select(Job)
+            .where(Job.status == "running", Job.lease_expires_at < now)
+            .order_by(Job.lease_expires_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
 
 
 async def count_active_by_status(session: AsyncSession) -> dict[str, int]:

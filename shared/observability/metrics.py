@@ -43,6 +43,8 @@ __all__ = [
     "JOB_STATS",
     "LIVE_WORKERS",
     "MODEL_CALL_DURATION",
+    "MODEL_CIRCUIT",
+    "MODEL_KEYS",
     "QUEUE_DEPTH",
     "REGISTRY",
     "render_latest",
@@ -103,6 +105,24 @@ QUEUE_DEPTH = Gauge(
 LIVE_WORKERS = Gauge(
     "ghostpen_live_workers",
     "Workers with a fresh heartbeat, read at scrape time.",
+    multiprocess_mode="mostrecent",
+    registry=REGISTRY,
+)
+
+
+# Set by each worker's key pool and circuit breaker when they change (and every few seconds);
+# per process, so without a shared multiprocess directory each worker reports its own.
+MODEL_KEYS = Gauge(
+    "ghostpen_model_keys",
+    "Model API keys in this worker's pool by state: healthy, cooling, quarantined.",
+    ("state",),
+    multiprocess_mode="mostrecent",
+    registry=REGISTRY,
+)
+MODEL_CIRCUIT = Gauge(
+    "ghostpen_model_circuit",
+    "1 for the model circuit breaker's current state (closed, open, half_open), 0 otherwise.",
+    ("state",),
     multiprocess_mode="mostrecent",
     registry=REGISTRY,
 )

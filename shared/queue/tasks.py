@@ -14,6 +14,7 @@ WEBHOOK_DELIVER = "webhook.deliver"
 WEBHOOKS_SWEEP = "webhooks.sweep"
 SCHEDULES_FIRE = "schedules.fire"
 IDEMPOTENCY_PURGE = "idempotency.purge"
+JOBS_RECOVER = "jobs.recover"
 
 
 class GenerationPayload(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

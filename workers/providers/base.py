@@ -109,12 +109,20 @@ class ProviderError(Exception):
         return rebuild, (self.code, self.message)
 
 
-class Provider(Protocol):
+class ModelBackend(Protocol):
+    """One way to run a completion (the OpenAI API, the offline generator)."""
+
     name: str
 
     async def generate(self, request: GenerationRequest) -> GenerationResult: ...
 
     async def aclose(self) -> None: ...
+
+
+class Provider(ModelBackend, Protocol):
+    """What generation calls: a backend that also says when to hold calls back (an outage)."""
+
+    def defer_seconds(self) -> float | None: ...
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:

@@ -10,18 +10,20 @@ Timeouts: the SDK takes an httpx-style timeout; each phase (read, write, pool) i
 `timeout` seconds and connecting by at most 5 s. A non-streaming completion arrives in one piece,
 so the read bound is in effect the bound on the whole call.
 
-Keys: one `AsyncOpenAI` client per key, created once and reused for its connection pool. Keys
-are handed out by `KeyRing`, which is where cool-down on 429 and quarantine on 401 will live.
+Keys: one `AsyncOpenAI` client per key, created once and reused for its connection pool, handed
+out by `KeyPool` (see keypool.py). A 401/403 is the one failure retried inside `generate`: the
+key is quarantined and the same request goes out at once with another key, since the request
+itself was fine. A 429 cools its key down and fails the call; when another key is usable the
+server's Retry-After (which concerns the throttled key) is dropped, so the job's retry comes
+back after a short backoff and takes that key.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections import Counter
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 import openai
-from loguru import logger
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
 from workers.providers.base import (
@@ -33,43 +35,14 @@ from workers.providers.base import (
     Usage,
     classify,
 )
+from workers.providers.keypool import DEFAULT_COOLDOWN, KeyPool
 
 CONNECT_TIMEOUT = 5.0
 
-# Failures that say something about the key rather than the request.
-KEY_ERROR_CODES: frozenset[ProviderErrorCode] = frozenset(
-    {"model_rate_limited", "model_auth_failed", "model_forbidden"}
+# Failures that say the key itself was refused; the request is retried with another key.
+REFUSED_KEY_CODES: frozenset[ProviderErrorCode] = frozenset(
+    {"model_auth_failed", "model_forbidden"}
 )
-
-
-class KeyRing:
-    """Hands out API keys in rotation and hears about the ones that failed."""
-
-    def __init__(self, keys: Sequence[str]) -> None:
-        unique = tuple(dict.fromkeys(key for key in keys if key))
-        if not unique:
-            raise ValueError("KeyRing needs at least one non-empty API key")
-        self.keys = unique
-        self._index = {key: i for i, key in enumerate(unique)}
-        self._turn = 0
-        # (key position, error code) -> count; positions, not keys, so it is safe to log.
-        self.failures: Counter[tuple[int, ProviderErrorCode]] = Counter()
-
-    def __repr__(self) -> str:
-        return f"KeyRing(<{len(self.keys)} keys>)"
-
-    def next(self) -> str:
-        key = self.keys[self._turn % len(self.keys)]
-        self._turn += 1
-        return key
-
-    def report(self, key: str, error: ProviderError) -> None:
-        """Record a key-level failure; the future pool will cool down or quarantine the key."""
-        position = self._index[key]
-        self.failures[position, error.code] += 1
-        logger.warning(
-            "provider.key_failed", key_position=position, code=error.code, status=error.status
-        )
 
 
 class OpenAIProvider:
@@ -77,36 +50,62 @@ class OpenAIProvider:
 
     name = "openai"
 
-    def __init__(self, api_keys: Sequence[str], base_url: str | None, timeout: float) -> None:
-        self.keyring = KeyRing(api_keys)
+    def __init__(
+        self,
+        api_keys: Sequence[str],
+        base_url: str | None,
+        timeout: float,
+        *,
+        keys_file: str | None = None,
+        key_cooldown: float = DEFAULT_COOLDOWN,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         http_timeout = openai.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout))
-        self._clients = {
-            key: openai.AsyncOpenAI(
+
+        def connect(key: str) -> openai.AsyncOpenAI:
+            return openai.AsyncOpenAI(
                 api_key=key, base_url=base_url, timeout=http_timeout, max_retries=0
             )
-            for key in self.keyring.keys
-        }
+
+        self.pool: KeyPool[openai.AsyncOpenAI] = KeyPool(
+            api_keys,
+            connect=connect,
+            disconnect=lambda client: client.close(),
+            keys_file=keys_file,
+            default_cooldown=key_cooldown,
+            clock=clock,
+        )
 
     async def generate(self, request: GenerationRequest) -> GenerationResult:
         """Run one completion; raises `ProviderError` for every failure."""
-        key = self.keyring.next()
-        try:
-            completion = await self._clients[key].chat.completions.create(
-                model=request.model,
-                messages=[_to_param(message) for message in request.messages],
-                temperature=request.temperature,
-                # `max_tokens` is deprecated in the SDK and rejected by reasoning models.
-                max_completion_tokens=request.max_tokens,
-            )
-        except openai.OpenAIError as exc:
-            error = classify(exc)
-            if error.code in KEY_ERROR_CODES:
-                self.keyring.report(key, error)
-            raise error from exc
-        return _to_result(completion)
+        while True:  # ends: each turn succeeds, raises, or quarantines one more key
+            slot = await self.pool.acquire()
+            try:
+                completion = await slot.client.chat.completions.create(
+                    model=request.model,
+                    messages=[_to_param(message) for message in request.messages],
+                    temperature=request.temperature,
+                    # `max_tokens` is deprecated in the SDK and rejected by reasoning models.
+                    max_completion_tokens=request.max_tokens,
+                )
+            except openai.OpenAIError as exc:
+                error = classify(exc)
+                if error.code in REFUSED_KEY_CODES:
+                    self.pool.quarantine(slot, error)
+                    continue
+                if error.code == "model_rate_limited":
+                    self.pool.cool_down(slot, error.retry_after)
+                    if self.pool.has_usable():
+                        error = ProviderError(
+                            error.code, error.message, retryable=True, status=error.status
+                        )
+                raise error from exc
+            finally:
+                await self.pool.release(slot)
+            return _to_result(completion)
 
     async def aclose(self) -> None:
-        await asyncio.gather(*(client.close() for client in self._clients.values()))
+        await self.pool.aclose()
 
 
 def _to_param(message: ChatMessage) -> ChatCompletionMessageParam:

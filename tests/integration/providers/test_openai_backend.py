@@ -43,6 +43,14 @@ async def provider(fake: FakeOpenAI) -> AsyncIterator[OpenAIProvider]:
     await provider.aclose()
 
 
+@pytest.fixture
+async def single(fake: FakeOpenAI) -> AsyncIterator[OpenAIProvider]:
+    """One key: a 429 leaves no other key, so the server's Retry-After reaches the job."""
+    provider = OpenAIProvider(KEYS[:1], fake.base_url, timeout=0.5)
+    yield provider
+    await provider.aclose()
+
+
 async def fail(provider: OpenAIProvider) -> ProviderError:
     with pytest.raises(ProviderError) as caught:
         await provider.generate(REQUEST)
@@ -67,24 +75,24 @@ async def test_success_maps_text_and_usage(provider: OpenAIProvider, fake: FakeO
 
 
 async def test_rate_limit_is_retryable_and_not_retried_by_the_sdk(
-    provider: OpenAIProvider, fake: FakeOpenAI
+    single: OpenAIProvider, fake: FakeOpenAI
 ) -> None:
     fake.inject({"status": 429, "retry_after": 1.5})
 
-    error = await fail(provider)
+    error = await fail(single)
 
     assert (error.code, error.retryable, error.status) == ("model_rate_limited", True, 429)
     assert error.retry_after == pytest.approx(1.5)
     assert len(fake.requests) == 1
-    assert provider.keyring.failures[0, "model_rate_limited"] == 1
+    assert single.pool.counts() == (0, 1, 0)
 
 
 async def test_retry_after_ms_wins_over_retry_after(
-    provider: OpenAIProvider, fake: FakeOpenAI
+    single: OpenAIProvider, fake: FakeOpenAI
 ) -> None:
     fake.inject({"status": 429, "headers": {"retry-after": "7", "retry-after-ms": "250"}})
 
-    error = await fail(provider)
+    error = await fail(single)
 
     assert error.retry_after == pytest.approx(0.25)
 
@@ -115,17 +123,18 @@ async def test_slow_response_times_out(provider: OpenAIProvider, fake: FakeOpenA
     assert len(fake.requests) == 1
 
 
-async def test_bad_key_is_permanent_and_reported(fake: FakeOpenAI) -> None:
+async def test_a_single_bad_key_is_permanent_and_quarantined(fake: FakeOpenAI) -> None:
     provider = OpenAIProvider(["sk-not-accepted-123"], fake.base_url, timeout=0.5)
     try:
         error = await fail(provider)
     finally:
         await provider.aclose()
 
-    assert (error.code, error.retryable, error.status) == ("model_auth_failed", False, 401)
+    assert (error.code, error.retryable) == ("model_auth_failed", False)
     assert "sk-" not in error.message
     assert "sk-" not in str(error)
-    assert provider.keyring.failures[0, "model_auth_failed"] == 1
+    assert provider.pool.counts() == (0, 0, 1)
+    assert [sent.status for sent in fake.requests] == [401]
 
 
 async def test_content_policy_rejection_is_permanent(

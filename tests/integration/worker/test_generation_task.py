@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 from arq.connections import ArqRedis
 from arq.worker import Worker
 from msgspec import msgpack
@@ -26,29 +24,7 @@ from shared.queue.relay import OutboxRelay
 from shared.queue.tasks import GenerationPayload
 from tests.factories import create_profile, run_job
 from tests.fakes.openai_server import FakeOpenAI
-from workers.context import WorkerDeps
-from workers.providers import build_provider
 from workers.tasks import generation_run
-
-
-@pytest.fixture
-async def worker_ctx(
-    settings: Settings, db: Database, redis: ArqRedis
-) -> AsyncIterator[dict[str, Any]]:
-    provider = build_provider(
-        settings.openai_api_keys, settings.openai_base_url, settings.openai_timeout
-    )
-    deps = WorkerDeps(
-        settings=settings,
-        db=db,
-        redis=redis,
-        provider=provider,
-        relay=OutboxRelay(db.sessions, redis),
-        worker_id="t",
-    )
-    yield {"deps": deps, "job_try": 1}
-    await deps.relay.aclose()
-    await provider.aclose()
 
 
 async def test_rerun_of_a_finished_job_does_not_call_the_model(

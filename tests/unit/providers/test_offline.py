@@ -133,5 +133,5 @@ async def test_without_hints_takes_the_topic_from_the_prompt() -> None:
 def test_build_provider_without_keys_is_offline() -> None:
     provider = build_provider(["", "  "], base_url=None, timeout=10)
 
-    assert isinstance(provider, OfflineProvider)
+    assert isinstance(provider.backend, OfflineProvider)
     assert provider.name == "offline"

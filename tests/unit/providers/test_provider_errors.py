@@ -8,7 +8,7 @@ import httpx2
 import openai
 import pytest
 
-from workers.providers import KeyRing, ProviderError, classify, parse_retry_after
+from workers.providers import ProviderError, classify, parse_retry_after
 
 URL = "https://api.openai.example/v1/chat/completions"
 
@@ -125,17 +125,3 @@ def test_survives_pickling_for_arq_results() -> None:
         True,
         2.0,
     )
-
-
-def test_keyring_rotates_and_records_failures_by_position() -> None:
-    ring = KeyRing(["a", "b", "a", ""])
-
-    assert [ring.next() for _ in range(4)] == ["a", "b", "a", "b"]
-    ring.report("b", ProviderError("model_auth_failed", "no", retryable=False, status=401))
-    assert ring.failures == {(1, "model_auth_failed"): 1}
-    assert repr(ring) == "KeyRing(<2 keys>)"
-
-
-def test_keyring_needs_a_key() -> None:
-    with pytest.raises(ValueError, match="at least one"):
-        KeyRing(["", ""])
