@@ -105,6 +105,9 @@ def base_env(database_url: str, redis_url: str, fake: FakeOpenAI) -> dict[str, s
         # Webhook receivers in tests listen on 127.0.0.1; retries are quick.
         "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
         "WEBHOOK_RETRY_SCHEDULE": "0,0.2,0.4,0.6",
+        # Tests inject model outages back to back into one long-lived worker; the breaker's
+        # own behaviour is tested directly (tests/unit/providers/test_breaker.py).
+        "MODEL_BREAKER_THRESHOLD": "20",
     }
 
 

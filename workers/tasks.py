@@ -42,8 +42,9 @@ async def outbox_sweep(ctx: dict[str, Any]) -> int:
 
 
 async def jobs_recover(ctx: dict[str, Any]) -> int:
-    """Requeue running jobs whose worker died (their lease expired)."""
-    return await recovery.recover(deps_of(ctx))
+    """Requeue running jobs whose worker died and resend queued jobs whose message was lost."""
+    deps = deps_of(ctx)
+    return await recovery.recover(deps) + await recovery.resend_stranded(deps)
 
 
 async def schedules_fire(ctx: dict[str, Any]) -> int:

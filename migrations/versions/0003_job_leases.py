@@ -1,4 +1,5 @@
-"""Job leases: a running job records its worker and a lease the worker keeps renewing.
+"""Job leases (a running job records its worker and a lease it keeps renewing), and an index
+for the sweep of jobs queued for a while.
 
 Revision ID: 0003
 Revises: 0002
@@ -24,6 +25,13 @@ def upgrade() -> None:
     op.add_column("jobs", sa.Column("leased_by", sa.String(length=128), nullable=True))
     op.add_column("jobs", sa.Column("lease_expires_at", sa.DateTime(timezone=True), nullable=True))
     op.create_index(
+        "ix_jobs_queued_since",
+        "jobs",
+        ["updated_at"],
+        unique=False,
+        postgresql_where=sa.text("status = 'queued'"),
+    )
+    op.create_index(
         "ix_jobs_running_lease",
         "jobs",
         ["lease_expires_at"],
@@ -33,6 +41,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(
+        "ix_jobs_queued_since", table_name="jobs", postgresql_where=sa.text("status = 'queued'")
+    )
     op.drop_index(
         "ix_jobs_running_lease", table_name="jobs", postgresql_where=sa.text("status = 'running'")
     )

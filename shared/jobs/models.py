@@ -42,6 +42,8 @@ class Job(Base):
             "lease_expires_at",
             postgresql_where=text("status = 'running'"),
         ),
+        # The stranded-job sweep looks for jobs queued for a while (their message may be lost).
+        Index("ix_jobs_queued_since", "updated_at", postgresql_where=text("status = 'queued'")),
         Index(
             "ix_jobs_active_status",
             "status",

@@ -156,6 +156,26 @@ async def lock_lost(session: AsyncSession, *, now: datetime, limit: int) -> Sequ
     ).all()
 
 
+async def lock_queued_before(
+    session: AsyncSession, *, before: datetime, limit: int
+) -> Sequence[Job]:
+    """Jobs queued and untouched since ``before``, locked for this transaction (SKIP LOCKED)."""
+    return (
+        await session.scalars(
+            select(Job)
+            .where(Job.status == "queued", Job.updated_at < before)
+            .order_by(Job.updated_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+
+
+async def touch(session: AsyncSession, job_ids: Sequence[str]) -> None:
+    """Mark jobs as just handled, so a sweep leaves them alone for a while."""
+    await session.execute(update(Job).where(Job.id.in_(job_ids)).values(updated_at=utcnow()))
+
+
 async def count_active_by_status(session: AsyncSession) -> dict[str, int]:
     rows = await session.execute(
         select(Job.status, func.count()).where(Job.status.in_(ACTIVE_STATUSES)).group_by(Job.status)

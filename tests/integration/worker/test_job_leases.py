@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 import msgspec
+from arq.connections import ArqRedis
+from arq.constants import job_key_prefix
 from sqlalchemy import select, update
 
 from shared.billing.budget import Owner
@@ -165,3 +167,27 @@ async def test_a_long_attempt_keeps_its_lease(
     assert recovered == 0
     done = await _read(db, job_id)
     assert (done.status, done.attempts) == ("succeeded", 1)
+
+
+async def test_a_queued_job_whose_message_was_lost_is_sent_again(
+    api: httpx.AsyncClient,
+    make_user: Any,
+    settings: Settings,
+    db: Database,
+    unsent_ctx: dict[str, Any],
+    redis: ArqRedis,
+) -> None:
+    deps = deps_of(unsent_ctx)
+    lost = await _job(api, make_user, settings, db, deps.relay)  # its message never left
+    waiting = await _job(api, make_user, settings, db, deps.relay)
+    await redis.set(f"{job_key_prefix}{waiting}", b"queued")  # its message is in Redis
+    try:
+        assert await recovery.resend_stranded(deps, now=utcnow() + LATER) == 1
+        async with db.sessions() as session:
+            queue_ids = list(await session.scalars(select(OutboxMessage.queue_job_id)))
+        assert queue_ids.count(f"{lost}:0") == 1
+        assert not any(queue_id.startswith(f"{waiting}:") for queue_id in queue_ids)
+        # Checked just now: neither is looked at again before another minute.
+        assert await recovery.resend_stranded(deps, now=utcnow() + timedelta(seconds=30)) == 0
+    finally:
+        await redis.delete(f"{job_key_prefix}{waiting}")
