@@ -136,7 +136,7 @@ class KeyPool(Generic[C]):
         """The key was rate limited: leave it alone for the server's Retry-After."""
         seconds = self._default_cooldown if retry_after is None else retry_after
         slot.cooling_until = max(slot.cooling_until, self._clock() + seconds)
-        logger.warning("model_key.cooling", key=slot.fingerprint, seconds=round(seconds, 3))
+        logger.warning("model_key.cooling", fingerprint=slot.fingerprint, seconds=round(seconds, 3))
         self.observe()
 
     def quarantine(self, slot: PooledKey[C], error: ProviderError) -> None:
@@ -144,7 +144,10 @@ class KeyPool(Generic[C]):
         slot.quarantined = True
         self._rejected.add(slot.fingerprint)
         logger.error(
-            "model_key.quarantined", key=slot.fingerprint, code=error.code, status=error.status
+            "model_key.quarantined",
+            fingerprint=slot.fingerprint,
+            code=error.code,
+            status=error.status,
         )
         self.observe()
 
