@@ -28,6 +28,12 @@ def gateway_state(state: State) -> GatewayState:
     return value
 
 
+def request_id_of(request: Request[Any, Any, Any]) -> str | None:
+    """The request's id, set by the request-context middleware."""
+    request_id: str | None = request.scope["state"].get("request_id")
+    return request_id
+
+
 def provide_settings(state: State) -> Settings:
     return gateway_state(state).settings
 

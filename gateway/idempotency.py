@@ -1,14 +1,15 @@
 """The ``Idempotency-Key`` header, for every endpoint that creates something.
 
-A handler wraps its creation in :func:`idempotent`: with a key, the first request acts and
-its response is stored in the same transaction; a retry with the same body replays that
-response byte for byte (plus ``Idempotent-Replayed: true``), a different body is a 409.
+A handler hands its creation to :func:`created`, which answers with the route's status code
+and the new resource's ``Location``. With a key, the first request acts and its response is
+stored in the same transaction; a retry with the same body replays that response byte for
+byte (plus ``Idempotent-Replayed: true``), a different body is a 409.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from litestar import Request, Response
 from litestar.params import HeaderParameter
@@ -35,37 +36,42 @@ IdempotencyKey = Annotated[
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 
-async def idempotent(
+class Resource(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+async def created(
     request: Request[Any, Any, Any],
     uow: UnitOfWork,
     principal: Principal,
     key: str | None,
     data: Any,
-    create: Callable[[], Awaitable[Response[Any]]],
+    create: Callable[[], Awaitable[Resource]],
 ) -> Response[Any]:
-    """Run ``create`` once per key and body; replay its response for retries.
+    """Run ``create`` (once per key and body) and answer with the new resource, the route's
+    status code and ``Location: {route path}/{id}``; replay that answer for retries.
 
     Raises IdempotencyConflict (key used for another request) and whatever ``create`` raises;
     a failure rolls back the claim with everything else, so the key stays usable.
     """
-    if key is None:
-        return await create()
-    path = request.scope.get("path_template") or request.url.path
-    request_hash = service.fingerprint(request.method, path, data)
-    settings = gateway_state(request.app.state).settings
-    stored = await service.begin(
-        uow.session, principal.user_id, key, request_hash, ttl_seconds=settings.idempotency_ttl
-    )
-    if stored is not None:
-        return _render(stored, {REPLAYED_HEADER: "true"})
-    created = await create()
+    if key is not None:
+        path = request.scope.get("path_template") or request.url.path
+        request_hash = service.fingerprint(request.method, path, data)
+        settings = gateway_state(request.app.state).settings
+        replay = await service.begin(
+            uow.session, principal.user_id, key, request_hash, ttl_seconds=settings.idempotency_ttl
+        )
+        if replay is not None:
+            return _render(replay, {REPLAYED_HEADER: "true"})
+    resource = await create()
     stored = StoredResponse(
-        # Without an explicit status the route's default applies, as Litestar would do.
-        status_code=created.status_code or request.route_handler.status_code,
-        body=encode_json(created.content),
-        location=created.headers.get("Location"),
+        status_code=request.route_handler.status_code,
+        body=encode_json(resource),
+        location=f"{request.url.path.rstrip('/')}/{resource.id}",
     )
-    await service.complete(uow.session, principal.user_id, key, stored)
+    if key is not None:
+        await service.complete(uow.session, principal.user_id, key, stored)
     # The first response is rendered from the stored bytes too, so a replay is identical.
     return _render(stored, {})
 

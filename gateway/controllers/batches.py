@@ -11,8 +11,8 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.dependencies import PageCursor, PageLimit, gateway_state
-from gateway.idempotency import IdempotencyKey, idempotent
+from gateway.dependencies import PageCursor, PageLimit, gateway_state, request_id_of
+from gateway.idempotency import IdempotencyKey, created
 from shared.auth.principal import Principal
 from shared.batches import service
 from shared.batches.schemas import BatchCreate, BatchOut
@@ -49,20 +49,17 @@ class BatchController(Controller):
     ) -> Response[BatchOut]:
         """Accept a batch. Errors: 404 item profile, 422, 402, 409 idempotency_conflict."""
 
-        async def submit() -> Response[BatchOut]:
-            batch = await service.create(
+        async def submit() -> BatchOut:
+            return await service.create(
                 uow,
                 gateway_state(state).settings,
                 principal.owner,
                 data,
-                request_id=request.scope["state"].get("request_id"),
+                request_id=request_id_of(request),
                 traceparent=current_traceparent(),
             )
-            return Response(
-                batch, status_code=202, headers={"Location": f"/api/v1/batches/{batch.id}"}
-            )
 
-        return await idempotent(request, uow, principal, idempotency_key, data, submit)
+        return await created(request, uow, principal, idempotency_key, data, submit)
 
     @get("/{batch_id:str}", opt=READ, summary="Get a batch; ?wait=N holds until it finishes")
     async def get_batch(

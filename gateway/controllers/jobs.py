@@ -10,8 +10,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.dependencies import PageCursor, PageLimit, gateway_state
-from gateway.idempotency import IdempotencyKey, idempotent
+from gateway.dependencies import PageCursor, PageLimit, gateway_state, request_id_of
+from gateway.idempotency import IdempotencyKey, created
 from shared.auth.principal import Principal
 from shared.db.uow import UnitOfWork
 from shared.jobs import service
@@ -40,18 +40,17 @@ class JobController(Controller):
     ) -> Response[JobOut]:
         """Accept a job. Errors: 404 profile, 422, 402 budget_exceeded, 409 idempotency_conflict."""
 
-        async def submit() -> Response[JobOut]:
-            job = await service.submit(
+        async def submit() -> JobOut:
+            return await service.submit(
                 uow,
                 gateway_state(state).settings,
                 principal.owner,
                 data,
-                request_id=request.scope["state"].get("request_id"),
+                request_id=request_id_of(request),
                 traceparent=current_traceparent(),
             )
-            return Response(job, status_code=202, headers={"Location": f"/api/v1/jobs/{job.id}"})
 
-        return await idempotent(request, uow, principal, idempotency_key, data, submit)
+        return await created(request, uow, principal, idempotency_key, data, submit)
 
     @get("/{job_id:str}", opt=READ, summary="Get a job; ?wait=N holds until it finishes")
     async def get_job(

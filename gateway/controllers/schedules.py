@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.dependencies import PageCursor, PageLimit, gateway_state
-from gateway.idempotency import IdempotencyKey, idempotent
+from gateway.idempotency import IdempotencyKey, created
 from shared.auth.principal import Principal
 from shared.db.uow import UnitOfWork
 from shared.pagination import DEFAULT_LIMIT, Page
@@ -44,17 +44,12 @@ class ScheduleController(Controller):
     ) -> Response[ScheduleOut]:
         """Errors: 422, 404 profile, 409 idempotency_conflict."""
 
-        async def make() -> Response[ScheduleOut]:
-            schedule = await service.create(
+        async def make() -> ScheduleOut:
+            return await service.create(
                 uow.session, gateway_state(state).settings, principal.user_id, data
             )
-            return Response(
-                schedule,
-                status_code=201,
-                headers={"Location": f"/api/v1/schedules/{schedule.id}"},
-            )
 
-        return await idempotent(request, uow, principal, idempotency_key, data, make)
+        return await created(request, uow, principal, idempotency_key, data, make)
 
     @get(opt=READ, summary="List your schedules, newest first")
     async def list_schedules(
