@@ -21,26 +21,13 @@ from litestar.exceptions import (
 )
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from loguru import logger
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from shared import errors
+from shared.availability import is_unavailable
 from shared.errors import AppError, FieldError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://ghostpen.dev/errors/"
-UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
-    PoolTimeoutError,
-    OperationalError,
-    InterfaceError,
-    RedisConnectionError,
-    RedisTimeoutError,
-    ConnectionError,
-    TimeoutError,
-    OSError,
-)
 
 
 class Problem(msgspec.Struct, omit_defaults=True):
@@ -83,9 +70,7 @@ def _translate(exc: Exception) -> AppError:
         return errors.InvalidJson(_body_problem(exc))
     if isinstance(exc, HTTPException) and 400 <= exc.status_code < 500:
         return errors.ValidationFailed(str(exc.detail))
-    if isinstance(exc, UNAVAILABLE_ERRORS) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated
-    ):
+    if is_unavailable(exc):
         return errors.ServiceUnavailable("a backing service is unreachable; retry shortly")
     return errors.InternalError()
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 import msgspec
+from arq import Retry
+from arq.typing import WorkerCoroutine
 from loguru import logger
 from opentelemetry.trace import SpanKind
 
+from shared.availability import is_unavailable
 from shared.observability.tracing import context_from_traceparent, get_tracer
 from shared.queue import outbox
 from shared.queue.tasks import GenerationPayload, WebhookDeliverPayload
@@ -17,8 +22,28 @@ from workers.context import deps_of
 
 tracer = get_tracer("ghostpen.workers")
 SWEEP_AFTER = timedelta(seconds=10)
+# A task that met a Postgres or Redis outage runs again this much later (ARQ Retry).
+UNAVAILABLE_DEFER = 2.0
+def retried_through_outages(task: Callable[..., Awaitable[str]]) -> WorkerCoroutine:
+    """Run the task again later when a backing service was unreachable, instead of letting
+    ARQ record a failure: the work is still owed (the task is idempotent)."""
+
+    @functools.wraps(task)
+    async def run(ctx: dict[Any, Any], *args: Any, **kwargs: Any) -> str:
+        try:
+            return await task(ctx, *args, **kwargs)
+        except Retry:
+            raise
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            logger.warning("task.dependency_unavailable", error=type(exc).__name__)
+            raise Retry(defer=UNAVAILABLE_DEFER) from exc
+
+    return run
 
 
+@retried_through_outages
 async def generation_run(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
     """Generate the post for one job (idempotent; see workers.generation)."""
     message = msgspec.convert(payload, GenerationPayload)
@@ -53,6 +78,7 @@ async def schedules_fire(ctx: dict[str, Any]) -> int:
         return await schedules.fire(deps_of(ctx))
 
 
+@retried_through_outages
 async def webhook_deliver(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
     """Make one attempt of a webhook delivery (idempotent; see workers.webhooks)."""
     message = msgspec.convert(payload, WebhookDeliverPayload)
