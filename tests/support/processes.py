@@ -106,8 +106,10 @@ def run_platform(
             process.send_signal(signal.SIGTERM)
         for process in processes:
             try:
-                process.wait(timeout=20)
+                # A worker may take WORKER_DRAIN_TIMEOUT (30 s) to finish what it runs.
+                process.wait(timeout=35)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
         release()
         drop()
