@@ -24,6 +24,8 @@ tracer = get_tracer("ghostpen.workers")
 SWEEP_AFTER = timedelta(seconds=10)
 # A task that met a Postgres or Redis outage runs again this much later (ARQ Retry).
 UNAVAILABLE_DEFER = 2.0
+
+
 def retried_through_outages(task: Callable[..., Awaitable[str]]) -> WorkerCoroutine:
     """Run the task again later when a backing service was unreachable, instead of letting
     ARQ record a failure: the work is still owed (the task is idempotent)."""
