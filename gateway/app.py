@@ -43,6 +43,7 @@ from gateway.dependencies import (
     provide_settings,
     provide_uow,
 )
+from gateway.draining import drain_on_stop_signals
 from gateway.middleware import request_context
 from gateway.openapi import document_problems
 from gateway.problems import EXCEPTION_HANDLERS
@@ -70,7 +71,8 @@ def _lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncContextMa
             settings=settings, db=db, redis=redis, job_events=hub, relay=relay
         )
         try:
-            yield
+            with drain_on_stop_signals(hub):
+                yield
         finally:
             await relay.aclose()
             await hub.stop()

@@ -41,7 +41,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_gateway(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from gateway.draining import exit_zero_on_sigterm
+
     _settings("gateway")  # fail fast, one line per bad value, before uvicorn starts
+    exit_zero_on_sigterm()
     uvicorn.run(
         "gateway.app:create_app_from_env",
         factory=True,

@@ -40,6 +40,18 @@ class JobEventHub:
         self._redis = redis
         self._waiters: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
+        self._draining = False
+
+    @property
+    def draining(self) -> bool:
+        return self._draining
+
+    def drain(self) -> None:
+        """Answer every long poll now and let none wait from here on: the process is stopping,
+        and a poll cut by the server's shutdown would reach its client as a dropped
+        connection instead of the subject's current state."""
+        self._draining = True
+        self._wake_all()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._listen(), name="job-event-hub")
@@ -73,10 +85,11 @@ class JobEventHub:
         seconds: float,
     ) -> T:
         """Long poll: ``read`` the subject; unless ``finished``, wait for its event (or
-        ``seconds``) and read it again. ``read`` should hold a connection only while reading."""
+        ``seconds``) and read it again. ``read`` should hold a connection only while reading.
+        While draining it only reads: the answer is the subject's current state."""
         with self.waiter(subject_id) as event:
             current = await read()
-            if finished(current):
+            if finished(current) or self._draining:
                 return current
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), seconds)

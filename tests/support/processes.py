@@ -28,6 +28,67 @@ from tests.support.services import (
 )
 
 GHOSTPEN = [sys.executable, "-m", "ghostpen"]
+# A worker may take WORKER_DRAIN_TIMEOUT (30 s) to finish what it runs.
+STOP_TIMEOUT = 35.0
+
+
+@dataclass
+class Fleet:
+    """Gateway and worker processes started from one environment, each logging to its own file."""
+
+    env: dict[str, str]
+    logs: Path
+    gateway_urls: list[str] = field(default_factory=list)
+    log_files: list[Path] = field(default_factory=list)
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def spawn(self, role: str, *args: str) -> subprocess.Popen[bytes]:
+        """Start ``ghostpen <role> <args>``; its output goes to ``<logs>/<role>-<n>.log``."""
+        log = self.logs / f"{role}-{len(self.processes)}.log"
+        self.log_files.append(log)
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [*GHOSTPEN, role, *args], env=self.env, stdout=out, stderr=subprocess.STDOUT
+            )
+        self.processes.append(process)
+        return process
+
+    def spawn_gateway(self) -> subprocess.Popen[bytes]:
+        port = free_port()
+        self.gateway_urls.append(f"http://127.0.0.1:{port}")
+        return self.spawn("gateway", "--host", "127.0.0.1", "--port", str(port))
+
+    def wait_ready(self, base_url: str, *, path: str = "/health/ready") -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            for process in self.processes:
+                assert process.poll() is None, "a platform process exited during start-up"
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{base_url}{path}", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.2)
+        raise AssertionError(f"{base_url} did not become ready within 30 s")
+
+    @staticmethod
+    def kill(process: subprocess.Popen[bytes]) -> None:
+        """SIGKILL, as the OOM killer or a lost node would, and reap the process."""
+        process.kill()
+        process.wait()
+
+    def stop(self) -> list[subprocess.Popen[bytes]]:
+        """SIGTERM every process, then SIGKILL whatever has not exited after its drain; return
+        the processes that had to be killed."""
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        killed = []
+        for process in self.processes:
+            try:
+                process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.kill(process)
+                killed.append(process)
+        return killed
 
 
 @dataclass
@@ -48,18 +109,19 @@ class Platform:
         return [json.loads(line) for line in self.raw_logs().splitlines() if line.strip()]
 
 
-def _wait_ready(base_url: str, processes: list[subprocess.Popen[bytes]]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        for process in processes:
-            assert process.poll() is None, "a platform process exited during start-up"
-        try:
-            if httpx.get(f"{base_url}/health/ready", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("the platform did not become ready within 30 s")
+def platform_env(
+    fake: FakeOpenAI, database_url: str, redis_url: str, extra_env: dict[str, str] | None = None
+) -> dict[str, str]:
+    """This process's environment without GhostPen or OpenAI settings, plus the test ones."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "GHOSTPEN"))},
+        **base_env(database_url, redis_url, fake),
+        **(extra_env or {}),
+    }
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run([*GHOSTPEN, "migrate"], env=env, check=True, timeout=60)
 
 
 @contextlib.contextmanager
@@ -74,42 +136,17 @@ def run_platform(
     """Migrate a fresh database, start the processes, wait until ready; SIGTERM them after."""
     database_url, drop = create_test_database(postgres_admin_url())
     redis_url, release = claim_redis_db(redis_base_url())
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "GHOSTPEN"))},
-        **base_env(database_url, redis_url, fake),
-        **(extra_env or {}),
-    }
-    processes: list[subprocess.Popen[bytes]] = []
-    platform = Platform(gateway_urls=[], env=env)
+    fleet = Fleet(platform_env(fake, database_url, redis_url, extra_env), logs)
     try:
-        subprocess.run([*GHOSTPEN, "migrate"], env=env, check=True, timeout=60)
-        commands = [
-            ("gateway", ["gateway", "--host", "127.0.0.1", "--port", str(free_port())])
-            for _ in range(gateways)
-        ] + [("worker", ["worker"]) for _ in range(workers)]
-        for number, (role, args) in enumerate(commands):
-            log = logs / f"{role}-{number}.log"
-            platform.log_files.append(log)
-            if role == "gateway":
-                platform.gateway_urls.append(f"http://127.0.0.1:{args[-1]}")
-            with log.open("wb") as out:
-                processes.append(
-                    subprocess.Popen(
-                        [*GHOSTPEN, *args], env=env, stdout=out, stderr=subprocess.STDOUT
-                    )
-                )
-        for url in platform.gateway_urls:
-            _wait_ready(url, processes)
-        yield platform
+        migrate(fleet.env)
+        for _ in range(gateways):
+            fleet.spawn_gateway()
+        for _ in range(workers):
+            fleet.spawn("worker")
+        for url in fleet.gateway_urls:
+            fleet.wait_ready(url)
+        yield Platform(gateway_urls=fleet.gateway_urls, env=fleet.env, log_files=fleet.log_files)
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                # A worker may take WORKER_DRAIN_TIMEOUT (30 s) to finish what it runs.
-                process.wait(timeout=35)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        fleet.stop()
         release()
         drop()
