@@ -19,11 +19,18 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
     OSError,
 )
+# SQLSTATEs of a server that is not there for now: connection exceptions (class 08), too many
+# connections, and a server shutting down, crashed or still starting/recovering (57P01-57P03).
+_UNAVAILABLE_SQLSTATES = ("08", "53300", "57P01", "57P02", "57P03")
 
 
 def is_unavailable(exc: BaseException) -> bool:
     """True for refused or dropped connections and pool timeouts, incl. a stale pooled
-    connection found dead after a database restart."""
-    return isinstance(exc, UNAVAILABLE_ERRORS) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated
-    )
+    connection found dead after a database restart and a server still starting up."""
+    if isinstance(exc, UNAVAILABLE_ERRORS):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    driver_error = exc.orig if isinstance(exc, DBAPIError) else exc
+    sqlstate = getattr(driver_error, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES)

@@ -91,10 +91,10 @@ async def run(deps: WorkerDeps, payload: GenerationPayload) -> str:
     Raises ARQ ``Retry`` to defer the job, without using an attempt, while the model's circuit
     is open, and after a retryable model error.
     """
-    defer = deps.provider.defer_seconds()
-    if defer is not None:
-        logger.info("job.deferred", reason="model_circuit_open", defer=defer)
-        raise Retry(defer=defer)
+    deferral = deps.provider.deferral()
+    if deferral is not None:
+        logger.info("job.deferred", reason=deferral.reason, defer=round(deferral.seconds, 3))
+        raise Retry(defer=deferral.seconds)
     with tracer.start_as_current_span("db.job.start"):
         job = await _start(deps, payload.job_id)
     if job is None:

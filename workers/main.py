@@ -111,9 +111,11 @@ class ResilientWorker(Worker):
     _redis_down_since: float | None = None
 
     async def _poll_iteration(self) -> None:
+        _honour_cancellation()
         try:
             await super()._poll_iteration()
         except (RedisError, OSError) as exc:
+            _honour_cancellation()
             await self._wait_for_redis(exc)
             return
         if self._redis_down_since is not None:
@@ -128,6 +130,19 @@ class ResilientWorker(Worker):
             logger.warning("worker.redis_lost", error=type(exc).__name__)
         down = now - self._redis_down_since
         await asyncio.sleep(min(REDIS_RETRY_CAP, 0.5 + down / 4))
+
+
+def _honour_cancellation() -> None:
+    """Stop the poll loop if its task was asked to stop.
+
+    ARQ stops a worker by cancelling its main task once, after the drain. A cancel that lands
+    in a Redis call can come out as a timeout (``TimeoutError`` is an ``OSError``), which the
+    loop above takes for an outage: the worker then polled on forever and had to be SIGKILLed
+    (found by the chaos suite). A task being cancelled says so in ``cancelling()``.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def create_worker(

@@ -25,6 +25,7 @@ from shared.clock import utcnow
 from shared.db.uow import UnitOfWork
 from shared.ids import new_id
 from shared.observability.tracing import context_from_traceparent, get_tracer
+from shared.queue.messages import message_states, release
 from shared.queue.tasks import WebhookDeliverPayload
 from shared.webhooks import delivery as http
 from shared.webhooks import repository, service, signing
@@ -139,15 +140,23 @@ def _retry_delay(
 
 
 async def sweep(deps: WorkerDeps) -> int:
-    """Re-send pending deliveries whose queue message was lost; return how many."""
+    """Re-send overdue deliveries whose queue message was lost, release those a dead worker
+    holds (see shared/queue/messages.py); return how many were overdue."""
     now = utcnow()
     async with UnitOfWork(deps.db.sessions, deps.relay) as uow:
         overdue = await repository.claim_overdue(
             uow.session, due_before=now - OVERDUE, now=now, limit=SWEEP_LIMIT
         )
-        for delivery_id, round_ in overdue:
-            service.enqueue_delivery(uow, delivery_id, round_)
+        queue_ids = [service.delivery_queue_id(*row) for row in overdue]
+        states = await message_states(deps.redis, queue_ids)
+        for (delivery_id, round_), state in zip(overdue, states, strict=True):
+            if state == "lost":
+                service.enqueue_delivery(uow, delivery_id, round_)
         await uow.commit()
+    held = [queue_id for queue_id, state in zip(queue_ids, states, strict=True) if state == "held"]
+    await release(deps.redis, held)
     if overdue:
-        logger.warning("webhook.requeued", count=len(overdue))
+        logger.warning(
+            "webhook.requeued", count=len(overdue), lost=states.count("lost"), released=len(held)
+        )
     return len(overdue)

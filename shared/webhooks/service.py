@@ -118,13 +118,18 @@ async def emit(uow: UnitOfWork, new_events: Sequence[NewEvent]) -> None:
         enqueue_delivery(uow, delivery["id"], 0, traceparent)
 
 
+def delivery_queue_id(delivery_id: str, round_: int) -> str:
+    """The queue id of one round of a delivery: one message per round, whatever its retries."""
+    return f"{delivery_id}:{round_}"
+
+
 def enqueue_delivery(
     uow: UnitOfWork, delivery_id: str, round_: int, traceparent: str | None = None
 ) -> None:
     """Send one round of a delivery to the workers once ``uow`` commits."""
     uow.enqueue(
         WEBHOOK_DELIVER,
-        f"{delivery_id}:{round_}",
+        delivery_queue_id(delivery_id, round_),
         WebhookDeliverPayload(delivery_id=delivery_id, round=round_, traceparent=traceparent),
     )
 

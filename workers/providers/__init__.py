@@ -6,6 +6,7 @@ pool's state to Redis for `GET /admin/queue`.
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -13,6 +14,7 @@ from shared.config import Settings
 from workers.breaker import CircuitBreaker
 from workers.providers.base import (
     ChatMessage,
+    Deferral,
     GenerationHints,
     GenerationRequest,
     GenerationResult,
@@ -30,6 +32,7 @@ from workers.providers.openai_backend import OpenAIProvider
 
 __all__ = [
     "ChatMessage",
+    "Deferral",
     "GenerationHints",
     "GenerationRequest",
     "GenerationResult",
@@ -64,15 +67,25 @@ class GuardedProvider:
         backend: ModelBackend,
         breaker: CircuitBreaker,
         publisher: PoolPublisher | None = None,
+        pool: KeyPool[Any] | None = None,
     ) -> None:
         self.backend = backend
         self.breaker = breaker
         self.publisher = publisher
+        self.pool = pool
         self.name = backend.name
 
-    def defer_seconds(self) -> float | None:
-        """Seconds to hold a job back while the model API is down, or None to go ahead."""
-        return self.breaker.defer_seconds()
+    def deferral(self) -> Deferral | None:
+        """Hold a job back while every key cools down after a 429 (a job would only find no
+        key) or while the model API is down (the breaker); None to go ahead.
+
+        The pool is asked first: the breaker's answer can make this job its half-open probe.
+        """
+        if self.pool is not None and (seconds := self.pool.wait_seconds()) is not None:
+            return Deferral("model_keys_cooling", seconds)
+        if (seconds := self.breaker.defer_seconds()) is not None:
+            return Deferral("model_circuit_open", seconds)
+        return None
 
     async def generate(self, request: GenerationRequest) -> GenerationResult:
         """Run one completion through the backend; raises its `ProviderError`."""
@@ -106,12 +119,13 @@ def build_provider(
 ) -> GuardedProvider:
     """OpenAI when any key is configured, otherwise the labelled offline backend."""
     keys = [key for key in api_keys if key.strip()]
-    backend: ModelBackend = (
-        OpenAIProvider(keys, base_url, timeout, keys_file=keys_file, key_cooldown=key_cooldown)
-        if keys
-        else OfflineProvider()
+    breaker = breaker or CircuitBreaker(probe_timeout=timeout + PROBE_SLACK)
+    if not keys:
+        return GuardedProvider(OfflineProvider(), breaker)
+    backend = OpenAIProvider(
+        keys, base_url, timeout, keys_file=keys_file, key_cooldown=key_cooldown
     )
-    return GuardedProvider(backend, breaker or CircuitBreaker(probe_timeout=timeout + PROBE_SLACK))
+    return GuardedProvider(backend, breaker, pool=backend.pool)
 
 
 def worker_provider(settings: Settings, redis: Redis, worker_id: str) -> GuardedProvider:

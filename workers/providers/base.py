@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import partial
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 import msgspec
 import openai
@@ -119,10 +119,17 @@ class ModelBackend(Protocol):
     async def aclose(self) -> None: ...
 
 
-class Provider(ModelBackend, Protocol):
-    """What generation calls: a backend that also says when to hold calls back (an outage)."""
+class Deferral(NamedTuple):
+    """Why and for how long to hold a job back without using one of its attempts."""
 
-    def defer_seconds(self) -> float | None: ...
+    reason: Literal["model_circuit_open", "model_keys_cooling"]
+    seconds: float
+
+
+class Provider(ModelBackend, Protocol):
+    """What generation calls: a backend that also says when to hold calls back."""
+
+    def deferral(self) -> Deferral | None: ...
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:

@@ -151,6 +151,15 @@ class KeyPool(Generic[C]):
         )
         self.observe()
 
+    def wait_seconds(self) -> float | None:
+        """Seconds until a key is free when every usable key is cooling down; None when one is
+        free now, or when none ever will be (all refused: the call fails with the reason)."""
+        now = self._clock()
+        cooling = [slot.cooling_until for slot in self._keys if not slot.quarantined]
+        if not cooling or min(cooling) <= now:
+            return None
+        return min(cooling) - now
+
     def has_usable(self) -> bool:
         now = self._clock()
         return any(_usable(slot, now) for slot in self._keys)

@@ -14,6 +14,7 @@ import httpx
 import msgspec
 import pytest
 from arq import Retry
+from arq.constants import in_progress_key_prefix, job_key_prefix
 from arq.worker import Worker
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import update
@@ -433,3 +434,35 @@ async def test_sweeper_resends_a_delivery_whose_message_was_lost(
     await receiver.wait_for(1)
     (delivery,) = await settled(api, user.headers)
     assert delivery["status"] == "succeeded"
+
+
+async def test_sweeper_releases_a_delivery_a_dead_worker_holds(
+    api: httpx.AsyncClient,
+    make_user: Any,
+    worker: Worker,
+    receiver: Receiver,
+    uow_factory: Any,
+    db: Database,
+) -> None:
+    """Found by the chaos suite: a worker killed during an attempt left its message marked in
+    progress, and ARQ would not run it again before its longest job timeout (310 s)."""
+    user = await make_user()
+    await record_event_unsent(uow_factory, user.user_id, webhook_url=receiver.url)
+    (pending,) = await deliveries(api, user.headers)
+    deps = deps_of(worker.ctx)
+    queue_id = service.delivery_queue_id(pending["id"], 0)
+    async with db.sessions() as session:
+        await session.execute(
+            update(WebhookDelivery).values(next_attempt_at=utcnow() - timedelta(minutes=5))
+        )
+        await session.commit()
+    # The dead worker's message: present, marked in progress, never to finish.
+    await deps.redis.set(job_key_prefix + queue_id, b"message")
+    await deps.redis.set(in_progress_key_prefix + queue_id, b"1")
+    try:
+        assert await webhooks.sweep(deps) == 1
+
+        assert not await deps.redis.exists(in_progress_key_prefix + queue_id)
+        assert await deps.redis.exists(job_key_prefix + queue_id)  # ARQ runs this one again
+    finally:
+        await deps.redis.delete(job_key_prefix + queue_id, in_progress_key_prefix + queue_id)

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import msgspec
 from arq.connections import ArqRedis
-from arq.constants import job_key_prefix
+from arq.constants import in_progress_key_prefix, job_key_prefix
 from sqlalchemy import select, update
 
 from shared.billing.budget import Owner
@@ -169,6 +169,31 @@ async def test_a_long_attempt_keeps_its_lease(
     assert (done.status, done.attempts) == ("succeeded", 1)
 
 
+async def test_a_queued_job_whose_message_a_dead_worker_holds_is_released(
+    api: httpx.AsyncClient,
+    make_user: Any,
+    settings: Settings,
+    db: Database,
+    unsent_ctx: dict[str, Any],
+    redis: ArqRedis,
+) -> None:
+    """Found by the chaos suite: a worker killed while handing a job back for a retry leaves the
+    job queued and its message marked in progress until ARQ's longest timeout (310 s)."""
+    deps = deps_of(unsent_ctx)
+    held = await _job(api, make_user, settings, db, deps.relay)
+    await redis.set(f"{job_key_prefix}{held}", b"queued")
+    await redis.set(f"{in_progress_key_prefix}{held}", b"1")
+    try:
+        assert await recovery.resend_stranded(deps, now=utcnow() + LATER) == 1
+        assert not await redis.exists(f"{in_progress_key_prefix}{held}")
+        assert await redis.exists(f"{job_key_prefix}{held}")  # ARQ runs this one again
+        async with db.sessions() as session:
+            queue_ids = list(await session.scalars(select(OutboxMessage.queue_job_id)))
+        assert not any(queue_id.startswith(f"{held}:") for queue_id in queue_ids)
+    finally:
+        await redis.delete(f"{job_key_prefix}{held}", f"{in_progress_key_prefix}{held}")
+
+
 async def test_a_queued_job_whose_message_was_lost_is_sent_again(
     api: httpx.AsyncClient,
     make_user: Any,
@@ -187,7 +212,8 @@ async def test_a_queued_job_whose_message_was_lost_is_sent_again(
             queue_ids = list(await session.scalars(select(OutboxMessage.queue_job_id)))
         assert queue_ids.count(f"{lost}:0") == 1
         assert not any(queue_id.startswith(f"{waiting}:") for queue_id in queue_ids)
-        # Checked just now: neither is looked at again before another minute.
-        assert await recovery.resend_stranded(deps, now=utcnow() + timedelta(seconds=30)) == 0
+        # Checked just now: neither is looked at again before another lease has passed.
+        half_a_lease = timedelta(seconds=settings.job_lease_seconds / 2)
+        assert await recovery.resend_stranded(deps, now=utcnow() + half_a_lease) == 0
     finally:
         await redis.delete(f"{job_key_prefix}{waiting}")

@@ -11,6 +11,7 @@ from workers.providers import (
     GenerationRequest,
     GenerationResult,
     GuardedProvider,
+    KeyPool,
     ProviderError,
     ProviderErrorCode,
     Usage,
@@ -179,7 +180,24 @@ async def test_guarded_provider_counts_only_outages(breaker: CircuitBreaker) -> 
         "model_unavailable",
         "model_rate_limited",
     ]
-    assert provider.defer_seconds() is None
+    assert provider.deferral() is None
     await outcomes(provider, 1)
-    assert provider.defer_seconds() == 10
+    assert provider.deferral() == ("model_circuit_open", 10)
     assert provider.name == "stub"
+
+
+async def test_the_key_pool_holds_jobs_back_before_the_breaker_is_asked(
+    breaker: CircuitBreaker,
+) -> None:
+    pool = KeyPool(["a"], connect=str, disconnect=_forget, default_cooldown=30)
+    provider = GuardedProvider(ScriptedBackend(), breaker, pool=pool)
+    assert provider.deferral() is None
+    pool.cool_down(await pool.acquire(), 4.0)
+    deferral = provider.deferral()
+    assert deferral is not None
+    assert deferral.reason == "model_keys_cooling"
+    assert deferral.seconds == pytest.approx(4.0, abs=0.5)
+
+
+async def _forget(client: str) -> None:
+    del client

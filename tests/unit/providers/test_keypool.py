@@ -273,3 +273,23 @@ def test_settings_keep_the_keys_file_path(tmp_path: Path) -> None:
     assert settings.openai_api_keys_file == str(keys)
     assert (settings.model_key_cooldown, settings.model_breaker_threshold) == (10.0, 5)
     assert (settings.model_breaker_cooloff, settings.model_breaker_max_cooloff) == (30, 300)
+
+
+async def test_jobs_wait_for_the_soonest_cooldown_only_when_every_key_cools(
+    clock: Clock, clients: Clients
+) -> None:
+    """Found by the chaos suite: a job that started while every key cooled used an attempt."""
+    pool = make_pool(["a", "b", "c"], clock, clients)
+    assert pool.wait_seconds() is None
+    pool.quarantine(await pool.acquire(), REFUSED)  # "a"
+    pool.cool_down(await pool.acquire(), 3.0)  # "b"
+    assert pool.wait_seconds() is None  # "c" is free
+    pool.cool_down(await pool.acquire(), 1.5)  # "c"
+    assert pool.wait_seconds() == 1.5
+    clock.now += 1.5
+    assert pool.wait_seconds() is None
+    pool.quarantine(await pool.acquire(), REFUSED)  # "c"
+    assert pool.wait_seconds() == 1.5  # "b" still cools
+    clock.now += 1.5
+    pool.quarantine(await pool.acquire(), REFUSED)  # "b"
+    assert pool.wait_seconds() is None  # nothing to wait for: calls fail with the reason
