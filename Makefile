@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PACKAGES := gateway workers shared ghostpen
 
-.PHONY: install run test lint fmt bench e2e clean
+.PHONY: install run test lint fmt bench chaos clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -36,6 +36,11 @@ fmt: install
 
 bench: install
 	$(PY) -m bench.run
+
+# The chaos suite at full size (10,000 jobs, ~10 min); writes its figures into docs/reliability.md.
+chaos: install
+	CHAOS_JOBS=$${CHAOS_JOBS:-10000} CHAOS_REPORT=docs/reliability.md \
+		$(PY) -m pytest tests/chaos/test_chaos.py -p no:cacheprovider -s $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .ghostpen .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -152,8 +152,12 @@ class EmbeddedPostgres:
         if result.returncode != 0:
             raise RuntimeError(f"psql failed on {self.data_dir}: {result.stderr.strip()}")
 
-    def stop(self) -> None:
-        """Stop the server if this object started it; later calls do nothing."""
+    def stop(self, *, crash: bool = False) -> None:
+        """Stop the server if this object started it; later calls do nothing.
+
+        ``crash`` stops it the way a power cut would (``pg_ctl -m immediate``): the next start
+        replays the WAL, which is what chaos tests want to exercise.
+        """
         cluster, self._cluster = self._cluster, None
         if cluster is None:
             return
@@ -161,7 +165,10 @@ class EmbeddedPostgres:
             logger.info("embedded.postgres.left_running", data_dir=str(self.data_dir))
             return
         result = subprocess.run(  # noqa: S603 - bundled binary, fixed arguments
-            [str(cluster.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"],
+            [
+                str(cluster.bin_dir / "pg_ctl"),
+                *("-D", str(self.data_dir), "-m", "immediate" if crash else "fast", "-w", "stop"),
+            ],
             user=cluster.run_as,
             capture_output=True,
             text=True,
@@ -283,12 +290,19 @@ class EmbeddedValkey:
             raise RuntimeError("the embedded Valkey is not running; call start() first")
         return f"redis://{HOST}:{self.port}/{db}"
 
-    def stop(self) -> None:
-        """SIGTERM (Valkey fsyncs its AOF and exits), SIGKILL if that takes too long."""
+    def stop(self, *, crash: bool = False) -> None:
+        """SIGTERM (Valkey fsyncs its AOF and exits), SIGKILL if that takes too long.
+
+        ``crash`` sends SIGKILL at once, losing what the AOF had not yet synced (up to about a
+        second with ``appendfsync everysec``), as a lost node would.
+        """
         process, self._process = self._process, None
         if process is None:
             return
-        process.terminate()
+        if crash:
+            process.kill()
+        else:
+            process.terminate()
         try:
             process.wait(timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:

@@ -3,6 +3,7 @@ purpose (the first N tries of each message), for tests that run the platform as 
 
 from __future__ import annotations
 
+import random
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -19,10 +20,13 @@ class Received:
 
 
 class WebhookReceiver:
-    """``fail_first`` tries of every ``webhook-id`` are answered 500, then 204."""
+    """``fail_first`` tries of every ``webhook-id`` are answered 500, then 204; with a
+    ``fail_rate``, that share of the other tries is answered 500 too (seeded, so repeatable)."""
 
-    def __init__(self, *, fail_first: int = 0) -> None:
+    def __init__(self, *, fail_first: int = 0, fail_rate: float = 0.0, seed: int = 0) -> None:
         self.fail_first = fail_first
+        self.fail_rate = fail_rate
+        self._random = random.Random(seed)
         self.received: list[Received] = []
         self._tries: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -37,7 +41,8 @@ class WebhookReceiver:
         with self._lock:
             message_id = headers.get("webhook-id", "")
             self._tries[message_id] += 1
-            status = 500 if self._tries[message_id] <= self.fail_first else 204
+            failing = self._tries[message_id] <= self.fail_first
+            status = 500 if failing or self._random.random() < self.fail_rate else 204
             self.received.append(Received(path, headers, body, status))
             return status
 

@@ -1,0 +1,40 @@
+"""Nothing lost, nothing billed twice: the platform under continuous faults (see harness.py).
+
+`make test` runs a reduced size; `make chaos` runs 10,000 jobs and writes the figures into
+docs/reliability.md. CHAOS_JOBS sets the size, CHAOS_REPORT the document to update.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.chaos.harness import ChaosRun, Plan, report
+
+pytestmark = pytest.mark.e2e
+PLAN = Plan.sized(int(os.environ.get("CHAOS_JOBS", "200")))
+REPORT = os.environ.get("CHAOS_REPORT")
+SECTION = re.compile(r"(<!-- chaos-figures:begin -->\n).*?(<!-- chaos-figures:end -->)", re.DOTALL)
+
+
+@pytest.mark.timeout(int(PLAN.window + 2 * PLAN.settle + 120))
+async def test_nothing_is_lost_or_billed_twice_under_chaos(tmp_path: Path) -> None:
+    run = ChaosRun(PLAN, tmp_path)
+    async with run.running():
+        await run.run()
+        problems = await run.check()
+    figures = report(PLAN, run.figures)
+    print(figures)  # noqa: T201 - shown with -s (make chaos)
+    assert not problems, f"{len(problems)} broken promises:\n" + "\n".join(problems[:40])
+    if REPORT:
+        _record(Path(REPORT), figures)
+
+
+def _record(document: Path, figures: str) -> None:
+    """Replace the figures between the chaos-figures markers of ``document``."""
+    updated, found = SECTION.subn(lambda match: match[1] + figures + match[2], document.read_text())
+    assert found == 1, f"{document} has no chaos-figures markers"
+    document.write_text(updated)
