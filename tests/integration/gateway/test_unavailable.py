@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
@@ -31,6 +32,34 @@ async def test_database_down_is_a_quick_503(settings: Settings) -> None:
         ready = await client.get("/health/ready")
         assert ready.status_code == 503
         assert ready.json()["checks"]["database"]["ok"] is False
+
+
+async def test_a_silent_database_host_is_a_503_not_a_hang(settings: Settings) -> None:
+    """A Postgres host that accepts the connection but never answers (a hung server, a network
+    path gone half-open): the handshake is bounded by DB_POOL_TIMEOUT too."""
+
+    async def say_nothing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # until the gateway gives up and closes
+        writer.close()
+
+    silent = await asyncio.start_server(say_nothing, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    broken = msgspec.structs.replace(
+        settings,
+        database_url=f"postgresql+asyncpg://postgres@127.0.0.1:{port}/silent",
+        database_read_url=None,
+    )
+    async with (
+        silent,
+        serve(broken) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as client,
+    ):
+        response = await client.post(
+            "/api/v1/auth/login", json={"email": "a@example.com", "password": "x" * 12}
+        )
+    assert response.status_code == 503
+    assert response.headers["retry-after"]
+    assert response.json()["code"] == "service_unavailable"
 
 
 async def test_read_endpoints_use_the_replica_engine_when_configured(
