@@ -107,6 +107,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     schedule_misfire_grace: int
     max_body_bytes: int
     job_max_attempts: int
+    job_deadline: int
     job_lease_seconds: int
     job_timeout: float
     worker_concurrency: int
@@ -445,6 +446,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "schedule_misfire_grace": read.get("SCHEDULE_MISFIRE_GRACE", _duration, 300),
         "max_body_bytes": read.get("MAX_BODY_BYTES", _positive_int, 1024 * 1024),
         "job_max_attempts": read.get("JOB_MAX_ATTEMPTS", _positive_int, 5),
+        "job_deadline": read.get("JOB_DEADLINE", _duration, 3600),
         "job_lease_seconds": read.get("JOB_LEASE_SECONDS", _duration, 20),
         "job_timeout": read.get("JOB_TIMEOUT", _positive_float, 300.0),
         "worker_concurrency": read.get("WORKER_CONCURRENCY", _positive_int, 10),

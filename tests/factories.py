@@ -6,6 +6,14 @@ from typing import Any
 
 import httpx
 
+from shared.billing.budget import Owner
+from shared.config import Settings
+from shared.db.engine import Database
+from shared.db.uow import UnitOfWork
+from shared.jobs import service as jobs
+from shared.jobs.schemas import JobCreate
+from shared.queue.relay import OutboxRelay
+
 ENGLISH_SAMPLES = [
     {
         "platform": "linkedin",
@@ -87,3 +95,26 @@ async def run_job(api: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, 
     done = await wait_for_job(api, headers, submitted.json()["id"])
     assert done["status"] == "succeeded", done
     return done
+
+
+async def submit_through(
+    relay: OutboxRelay,
+    db: Database,
+    settings: Settings,
+    user_id: str,
+    profile_id: str,
+    topic: str = "a job for the worker tests",
+) -> str:
+    """Submit a job the way the gateway does, its message going through ``relay`` (one that
+    never reaches Redis leaves the job to the test alone); return its id."""
+    async with UnitOfWork(db.sessions, relay) as uow:
+        job = await jobs.submit(
+            uow,
+            settings,
+            Owner(user_id=user_id, monthly_budget_usd=None),
+            JobCreate(profile_id=profile_id, platform="x", topic=topic),
+            request_id=None,
+            traceparent=None,
+        )
+        await uow.commit()
+    return job.id

@@ -6,7 +6,8 @@ a cancel that landed while the model was writing wins over the late result.
 
 Retry policy (the only retry layer): the OpenAI SDK's own retries are off; a retryable
 provider error puts the job back to ``queued`` and raises ARQ ``Retry`` with the provider's
-``Retry-After`` or exponential backoff with full jitter, until ``JOB_MAX_ATTEMPTS``.
+``Retry-After`` or exponential backoff with full jitter, until ``JOB_MAX_ATTEMPTS`` or
+``JOB_DEADLINE`` (counted from submission) runs out, whichever comes first.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from workers.providers import (
 )
 
 LOST = "worker_lost"
+DEADLINE_EXCEEDED = "deadline_exceeded"
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 60.0
 DEFAULT_TEMPERATURE = 0.7
@@ -104,6 +106,13 @@ async def run(deps: WorkerDeps, payload: GenerationPayload) -> str:
         # Only a job whose worker died on its last attempt gets here (see workers.recovery).
         return await _finish_failed(
             deps, job, LOST, f"gave up after {job.attempts - 1} attempts; the last one was lost"
+        )
+    if _seconds_left(deps, job) <= 0:
+        return await _finish_failed(
+            deps,
+            job,
+            DEADLINE_EXCEEDED,
+            f"not done within JOB_DEADLINE ({deps.settings.job_deadline} s) of submission",
         )
     logger.info("job.started", attempt=job.attempts)
     async with _lease_kept(deps, job.id):
@@ -251,10 +260,19 @@ async def _call_model(deps: WorkerDeps, request: GenerationRequest) -> Generatio
     return generated
 
 
+def _seconds_left(deps: WorkerDeps, job: Job) -> float:
+    """Time left before the job's deadline (``JOB_DEADLINE`` after its submission)."""
+    deadline = job.created_at + timedelta(seconds=deps.settings.job_deadline)
+    return (deadline - utcnow()).total_seconds()
+
+
 async def _handle_provider_error(deps: WorkerDeps, job: Job, error: ProviderError) -> str:
     if not error.retryable or job.attempts >= deps.settings.job_max_attempts:
         return await _finish_failed(deps, job, error.code, error.message)
     delay = backoff(job.attempts, error.retry_after)
+    if delay >= _seconds_left(deps, job):
+        message = f"{error.message}; the next retry would come after the job's deadline"
+        return await _finish_failed(deps, job, error.code, message)
     async with UnitOfWork(deps.db.sessions, deps.relay) as uow:
         requeued = await jobs.transition(
             uow.session,

@@ -12,18 +12,14 @@ from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix, job_key_prefix
 from sqlalchemy import select, update
 
-from shared.billing.budget import Owner
 from shared.clock import utcnow
 from shared.config import Settings
 from shared.db.engine import Database
-from shared.db.uow import UnitOfWork
 from shared.jobs import repository
-from shared.jobs import service as jobs
 from shared.jobs.models import Job
-from shared.jobs.schemas import JobCreate
 from shared.queue.models import OutboxMessage
 from shared.queue.relay import OutboxRelay
-from tests.factories import create_profile
+from tests.factories import create_profile, submit_through
 from tests.fakes.openai_server import FakeOpenAI
 from workers import recovery
 from workers.context import deps_of
@@ -35,17 +31,7 @@ async def _job(
 ) -> str:
     user = await make_user()
     profile = await create_profile(api, user.headers)
-    async with UnitOfWork(db.sessions, relay) as uow:
-        job = await jobs.submit(
-            uow,
-            settings,
-            Owner(user_id=user.user_id, monthly_budget_usd=None),
-            JobCreate(profile_id=profile["id"], platform="x", topic="leases"),
-            request_id=None,
-            traceparent=None,
-        )
-        await uow.commit()
-    return job.id
+    return await submit_through(relay, db, settings, user.user_id, profile["id"], "leases")
 
 
 # The sweep is called as if this much later, so the lease has run out for it but not for the
