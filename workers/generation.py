@@ -39,7 +39,11 @@ from shared.jobs import repository as jobs
 from shared.jobs.models import Job
 from shared.jobs.schemas import JobResult, StyleScoreOut, UsageOut
 from shared.observability import job_stats
-from shared.observability.metrics import JOB_ATTEMPTS_RETRIED, MODEL_CALL_DURATION
+from shared.observability.metrics import (
+    JOB_ATTEMPTS_RETRIED,
+    JOB_DEFERRALS,
+    MODEL_CALL_DURATION,
+)
 from shared.observability.tracing import get_tracer
 from shared.profiles import repository as profiles
 from shared.profiles.service import style_of
@@ -95,8 +99,12 @@ async def run(deps: WorkerDeps, payload: GenerationPayload) -> str:
     """
     deferral = deps.provider.deferral()
     if deferral is not None:
-        logger.info("job.deferred", reason=deferral.reason, defer=round(deferral.seconds, 3))
-        raise Retry(defer=deferral.seconds)
+        # Spread the jobs held back together, or they all come back at the same instant and
+        # all but a few are held back again. Counted, not logged at info: there can be many.
+        defer = deferral.seconds + random.uniform(0, deferral.seconds / 2 + 0.1)  # noqa: S311
+        JOB_DEFERRALS.labels(deferral.reason).inc()
+        logger.debug("job.deferred", reason=deferral.reason, defer=round(defer, 3))
+        raise Retry(defer=defer)
     with tracer.start_as_current_span("db.job.start"):
         job = await _start(deps, payload.job_id)
     if job is None:

@@ -40,12 +40,14 @@ __all__ = [
     "HTTP_REQUESTS",
     "JOBS_BY_STATUS",
     "JOB_ATTEMPTS_RETRIED",
+    "JOB_DEFERRALS",
     "JOB_STATS",
     "LIVE_WORKERS",
     "MODEL_CALL_DURATION",
     "MODEL_CIRCUIT",
     "MODEL_KEYS",
     "QUEUE_DEPTH",
+    "RATE_LIMIT_FAIL_OPEN",
     "REGISTRY",
     "render_latest",
 ]
@@ -69,6 +71,18 @@ HTTP_LATENCY = Histogram(
     registry=REGISTRY,
 )
 
+RATE_LIMIT_FAIL_OPEN = Counter(
+    "ghostpen_rate_limit_fail_open_total",
+    "Requests served without a rate-limit check because Redis was unreachable.",
+    registry=REGISTRY,
+)
+
+JOB_DEFERRALS = Counter(
+    "ghostpen_job_deferrals_total",
+    "Jobs put back in the queue without using an attempt (circuit open, every key cooling).",
+    ("reason",),
+    registry=REGISTRY,
+)
 JOB_ATTEMPTS_RETRIED = Counter(
     "ghostpen_job_attempts_retried_total",
     "Job attempts that failed transiently and were retried, by error code.",

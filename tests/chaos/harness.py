@@ -101,7 +101,7 @@ class Plan:
         )
         # Generous: the settle time bounds the wait, it is not a target (see the figures).
         return cls(
-            jobs=jobs, window=window, kill_every=4.0, outages=outages, settle=150 + jobs / 40
+            jobs=jobs, window=window, kill_every=4.0, outages=outages, settle=150 + jobs / 10
         )
 
 
@@ -434,7 +434,13 @@ class ChaosRun:
         assert self.pool is not None
         try:
             return list(await self.pool.fetch(sql, *args, timeout=5))
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        except (
+            OSError,
+            TimeoutError,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            asyncpg.InternalClientError,
+        ):
             return None
 
     # -- the verdict ----------------------------------------------------------------------
