@@ -37,6 +37,8 @@ from gateway.controllers.webhooks import (
     WebhookSecretController,
 )
 from gateway.dependencies import (
+    provide_anonymous,
+    provide_client,
     provide_client_ip,
     provide_principal,
     provide_read_session,
@@ -47,6 +49,7 @@ from gateway.draining import drain_on_stop_signals
 from gateway.middleware import request_context
 from gateway.openapi import document_problems
 from gateway.problems import EXCEPTION_HANDLERS
+from gateway.rate_limits import RateLimiter, add_rate_limit_headers
 from gateway.state import GatewayState
 from shared.config import Settings, load_settings
 from shared.db.engine import Database
@@ -67,8 +70,16 @@ def _lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncContextMa
         hub = JobEventHub(redis)
         hub.start()
         relay = OutboxRelay(db.sessions, redis)
+        limiter = RateLimiter(
+            redis.connection_pool, settings.rate_limits, settings.submit_rate_limits
+        )
         app.state["gateway"] = GatewayState(
-            settings=settings, db=db, redis=redis, job_events=hub, relay=relay
+            settings=settings,
+            db=db,
+            redis=redis,
+            job_events=hub,
+            relay=relay,
+            rate_limiter=limiter,
         )
         try:
             with drain_on_stop_signals(hub):
@@ -128,7 +139,9 @@ def create_litestar(settings: Settings) -> Litestar:
             "settings": Provide(provide_settings, sync_to_thread=False),
             "uow": Provide(provide_uow),
             "principal": Provide(provide_principal),
+            "anonymous": Provide(provide_anonymous),
             "client_ip": Provide(provide_client_ip, sync_to_thread=False),
+            "client": Provide(provide_client, sync_to_thread=False),
             "session": Provide(provide_read_session),
         },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
@@ -141,6 +154,9 @@ def create_litestar(settings: Settings) -> Litestar:
                 "X-Request-ID",
                 "Retry-After",
                 "Idempotent-Replayed",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
             ],
         )
         if settings.allowed_origins
@@ -148,6 +164,7 @@ def create_litestar(settings: Settings) -> Litestar:
         request_max_body_size=settings.max_body_bytes,
         lifespan=[_lifespan(settings)],
         on_startup=[document_problems],
+        before_send=[add_rate_limit_headers],
         state=State({}),
         # Logging is configured once per process by shared.observability (loguru).
         logging_config=None,

@@ -1,4 +1,8 @@
-"""Litestar dependency providers: the unit of work, sessions, the caller and their IP."""
+"""Litestar dependency providers: the unit of work, sessions, the caller and their IP.
+
+Every API route takes ``principal`` or ``anonymous``: resolving either is what spends the
+caller's rate limit, so one mechanism limits every route and reuses the one authentication.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,20 @@ import ipaddress
 from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.rate_limits import SUBMISSION
 from gateway.state import GatewayState
+from shared.audit.schemas import ClientInfo
 from shared.auth.principal import Principal, authenticate
 from shared.config import Settings
 from shared.db.uow import UnitOfWork
+from shared.errors import Unauthorized
 from shared.pagination import MAX_LIMIT
 
 # Query parameters every listing endpoint takes.
@@ -65,18 +73,30 @@ async def provide_read_session(
 
 
 async def provide_principal(
-    request: Request[Any, Any, Any], state: State, uow: NamedDependency[UnitOfWork]
+    request: Request[Any, Any, Any],
+    state: State,
+    uow: NamedDependency[UnitOfWork],
+    client_ip: NamedDependency[str],
 ) -> Principal:
-    """Authenticate the caller and enforce the route's ``scope``/``admin`` options.
+    """Authenticate the caller, spend their rate limit, enforce the route's ``scope``/``admin``.
 
     Runs in the request's unit of work, so a request costs one pooled connection and one
-    transaction. Raises Unauthorized or Forbidden.
+    transaction. A request that fails to authenticate spends its IP's anonymous budget, so
+    guessing credentials is throttled too. Raises Unauthorized, RateLimited or Forbidden.
     """
+    gateway = gateway_state(state)
     try:
-        principal = await authenticate(
-            uow.session, gateway_state(state).settings, request.headers.get("authorization")
-        )
+        try:
+            principal = await authenticate(
+                uow.session, gateway.settings, request.headers.get("authorization")
+            )
+        except Unauthorized:
+            await gateway.rate_limiter.admit_anonymous(request.scope, client_ip)
+            raise
         options = request.route_handler.opt
+        await gateway.rate_limiter.admit(
+            request.scope, principal, submission=bool(options.get(SUBMISSION))
+        )
         if scope := options.get("scope"):
             principal.require_scope(scope)
         if options.get("admin"):
@@ -89,6 +109,26 @@ async def provide_principal(
     return principal
 
 
+class Anonymous(msgspec.Struct, frozen=True):
+    """A caller without credentials (sign-up, login, token refresh, logout), admitted under
+    their IP's anonymous rate limit: taking it is what spends that limit."""
+
+
+async def provide_anonymous(
+    request: Request[Any, Any, Any],
+    state: State,
+    uow: NamedDependency[UnitOfWork],
+    client_ip: NamedDependency[str],
+) -> Anonymous:
+    """Spend the client IP's anonymous rate limit. Raises RateLimited."""
+    try:
+        await gateway_state(state).rate_limiter.admit_anonymous(request.scope, client_ip)
+    except BaseException:
+        await uow.close()  # as in provide_principal: resolved before us, never cleaned up
+        raise
+    return Anonymous()
+
+
 def provide_client_ip(request: Request[Any, Any, Any], state: State) -> str:
     """The caller's address, believing X-Forwarded-For only from ``TRUSTED_PROXIES``."""
     return client_ip(
@@ -96,6 +136,11 @@ def provide_client_ip(request: Request[Any, Any, Any], state: State) -> str:
         request.headers.get("x-forwarded-for", ""),
         gateway_state(state).settings.trusted_proxies,
     )
+
+
+def provide_client(request: Request[Any, Any, Any], client_ip: NamedDependency[str]) -> ClientInfo:
+    """The caller's address and user agent, as sessions and the audit log record them."""
+    return ClientInfo.of(client_ip, request.headers.get("user-agent"))
 
 
 def client_ip(peer: str, forwarded_for: str, trusted_proxies: tuple[str, ...]) -> str:

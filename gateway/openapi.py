@@ -10,6 +10,7 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.openapi.spec import (
     Components,
+    OpenAPIHeader,
     OpenAPIMediaType,
     OpenAPIResponse,
     Operation,
@@ -46,12 +47,28 @@ PROBLEM_SCHEMA = Schema(
 _ALWAYS = (errors.InternalError, errors.ServiceUnavailable, errors.RateLimited)
 
 
+def _integer_header(description: str) -> OpenAPIHeader:
+    return OpenAPIHeader(schema=Schema(type=OpenAPIType.INTEGER), description=description)
+
+
+_HEADERS: dict[type[errors.AppError], dict[str, OpenAPIHeader | Reference]] = {
+    errors.ServiceUnavailable: {"Retry-After": _integer_header("Seconds to wait before retrying.")},
+    errors.RateLimited: {
+        "Retry-After": _integer_header("Seconds until the spent budget frees a request."),
+        "RateLimit-Limit": _integer_header("Requests the caller's budget allows per window."),
+        "RateLimit-Remaining": _integer_header("Requests left in the window (0 here)."),
+        "RateLimit-Reset": _integer_header("Seconds until the budget frees a request."),
+    },
+}
+
+
 def _problem(error: type[errors.AppError]) -> OpenAPIResponse:
     return OpenAPIResponse(
         description=f"{error.title} (`{error.code}`)",
         content={
             PROBLEM_MEDIA_TYPE: OpenAPIMediaType(schema=Reference("#/components/schemas/Problem"))
         },
+        headers=_HEADERS.get(error),
     )
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from arq.connections import ArqRedis
 
+from gateway.rate_limits import RateLimiter
 from shared.config import Settings
 from shared.db.engine import Database
 from shared.jobs.events import JobEventHub
@@ -19,3 +20,4 @@ class GatewayState:
     redis: ArqRedis
     job_events: JobEventHub
     relay: OutboxRelay
+    rate_limiter: RateLimiter

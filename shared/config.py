@@ -99,6 +99,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_limits: dict[str, str]
     submit_rate_limits: dict[str, str]
     trusted_proxies: tuple[str, ...]
+    login_max_failures_per_account: int
+    login_max_failures_per_ip: int
+    login_lock_seconds: int
+    login_failure_window: int
     webhook_allow_private_networks: bool
     webhook_timeout: float
     webhook_retry_schedule: tuple[float, ...]
@@ -259,15 +263,25 @@ def _choice(*choices: str) -> Callable[[str], Any]:
     return parse
 
 
-def _rate_table(value: str) -> dict[str, str]:
-    """``role=N/period`` pairs, e.g. ``user=300/minute,admin=3000/minute``."""
-    table: dict[str, str] = {}
-    for item in _csv(value):
-        role, sep, rate = item.partition("=")
-        if not sep or not RATE_PATTERN.match(rate.strip()):
-            raise ValueError(f"expected role=N/second|minute|hour|day pairs, got {item!r}")
-        table[role.strip()] = rate.strip()
-    return table
+def _rate_table(default: str, *roles: str) -> Callable[[str], dict[str, str]]:
+    """``role=N/period`` pairs, e.g. ``user=300/minute,admin=3000/minute``, over ``default``.
+
+    A role left out keeps its default rate, so naming one role never unthrottles the others.
+    """
+
+    def parse(value: str) -> dict[str, str]:
+        table: dict[str, str] = {}
+        for item in _csv(value):
+            role, sep, rate = (part.strip() for part in item.partition("="))
+            if not sep or not RATE_PATTERN.match(rate):
+                raise ValueError(f"expected role=N/second|minute|hour|day pairs, got {item!r}")
+            if role not in roles:
+                raise ValueError(f"unknown role {role!r}; expected {', '.join(roles)}")
+            table[role] = rate
+        return table
+
+    defaults = parse(default)
+    return lambda value: {**defaults, **parse(value)}
 
 
 def _cidrs(value: str) -> tuple[str, ...]:
@@ -401,6 +415,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if not openai_keys:
             read.problems.append("OPENAI_API_KEYS: required in production (no offline backend)")
 
+    request_rates = _rate_table(DEFAULT_RATE_LIMITS, "anonymous", "user", "admin")
+    submit_rates = _rate_table(DEFAULT_SUBMIT_RATE_LIMITS, "user", "admin")
     prices = dict(DEFAULT_MODEL_PRICES)
     prices.update(read.get("MODEL_PRICES", _model_prices, {}))
     settings_kwargs: dict[str, Any] = {
@@ -429,11 +445,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "model_breaker_max_cooloff": read.get("MODEL_BREAKER_MAX_COOLOFF", _duration, 300),
         "model_prices": prices,
         "allowed_origins": origins,
-        "rate_limits": read.get("RATE_LIMITS", _rate_table, _rate_table(DEFAULT_RATE_LIMITS)),
-        "submit_rate_limits": read.get(
-            "SUBMIT_RATE_LIMITS", _rate_table, _rate_table(DEFAULT_SUBMIT_RATE_LIMITS)
-        ),
+        "rate_limits": read.get("RATE_LIMITS", request_rates, request_rates("")),
+        "submit_rate_limits": read.get("SUBMIT_RATE_LIMITS", submit_rates, submit_rates("")),
         "trusted_proxies": read.get("TRUSTED_PROXIES", _cidrs, ()),
+        "login_max_failures_per_account": read.get(
+            "LOGIN_MAX_FAILURES_PER_ACCOUNT", _positive_int, 5
+        ),
+        "login_max_failures_per_ip": read.get("LOGIN_MAX_FAILURES_PER_IP", _positive_int, 20),
+        "login_lock_seconds": read.get("LOGIN_LOCK_SECONDS", _duration, 60),
+        "login_failure_window": read.get("LOGIN_FAILURE_WINDOW", _duration, 900),
         "webhook_allow_private_networks": read.get(
             "WEBHOOK_ALLOW_PRIVATE_NETWORKS", _boolean, False
         ),

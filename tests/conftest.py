@@ -46,6 +46,7 @@ from workers.main import create_worker
 TEST_JWT_SECRET = "test-only-secret-0123456789abcdefghijklmnopqrstuvwxyz"
 TEST_MODEL_KEYS = ("sk-test-primary-0000000000", "sk-test-secondary-000000000")
 PASSWORD = "correct horse battery staple"
+GENEROUS_RATE = "1000000/minute"
 # The session's in-process ARQ worker, once a test has started it.
 _running_workers: list[Worker] = []
 
@@ -108,6 +109,13 @@ def base_env(database_url: str, redis_url: str, fake: FakeOpenAI) -> dict[str, s
         # Tests inject model outages back to back into one long-lived worker; the breaker's
         # own behaviour is tested directly (tests/unit/providers/test_breaker.py).
         "MODEL_BREAKER_THRESHOLD": "20",
+        # Every test calls from 127.0.0.1 and the chaos run submits thousands of jobs as two
+        # users; tests/integration/gateway/test_rate_limits.py serves apps with small limits.
+        "RATE_LIMITS": f"anonymous={GENEROUS_RATE},user={GENEROUS_RATE},admin={GENEROUS_RATE}",
+        "SUBMIT_RATE_LIMITS": f"user={GENEROUS_RATE},admin={GENEROUS_RATE}",
+        # Failed logins and refreshes from 127.0.0.1 add up over a run; accounts keep the
+        # default limit. tests/integration/auth/test_login_lockout.py serves small limits.
+        "LOGIN_MAX_FAILURES_PER_IP": "1000000",
     }
 
 

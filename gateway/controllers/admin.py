@@ -1,4 +1,4 @@
-"""Admin endpoints (role admin): users, platform-wide usage and the queue."""
+"""Admin endpoints (role admin): users, platform-wide usage, the queue and the audit log."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from gateway.controllers.usage import From, To
 from gateway.dependencies import PageCursor, PageLimit, gateway_state
 from shared.admin import service
 from shared.admin.schemas import AdminUserOut, AdminUserUpdate, QueueOut
+from shared.audit import service as audit
+from shared.audit.schemas import AuditAction, AuditEventOut, ClientInfo
 from shared.auth.principal import Principal
 from shared.auth.schemas import Role
 from shared.billing import service as billing
@@ -65,9 +67,10 @@ class AdminController(Controller):
         data: JSONBody[AdminUserUpdate],
         uow: NamedDependency[UnitOfWork],
         principal: NamedDependency[Principal],
+        client: NamedDependency[ClientInfo],
     ) -> AdminUserOut:
         """Raises Forbidden, NotFound, and Conflict (demoting or disabling yourself)."""
-        return await service.update_user(uow, principal.user_id, user_id, data)
+        return await service.update_user(uow, principal.user_id, user_id, data, client=client)
 
     @get("/usage", opt=ADMIN, summary="Every user's jobs, tokens and cost")
     async def usage(
@@ -90,3 +93,28 @@ class AdminController(Controller):
     ) -> QueueOut:
         """Raises Forbidden."""
         return await service.queue(session, gateway_state(state).redis)
+
+    @get("/audit", opt=ADMIN, summary="Security events, newest first")
+    async def audit_events(
+        self,
+        session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        actor: Annotated[
+            str | None, QueryParameter(max_length=64, description="User id of the actor")
+        ] = None,
+        target: Annotated[
+            str | None, QueryParameter(max_length=64, description="User id acted upon")
+        ] = None,
+        action: Annotated[AuditAction | None, QueryParameter()] = None,
+        limit: PageLimit = DEFAULT_LIMIT,
+        cursor: PageCursor = None,
+    ) -> Page[AuditEventOut]:
+        """Raises Forbidden and ValidationFailed (bad action or cursor)."""
+        return await audit.list_events(
+            session,
+            actor_user_id=actor,
+            target_user_id=target,
+            action=action,
+            limit=limit,
+            cursor=cursor,
+        )

@@ -7,13 +7,13 @@ manage credentials: the service refuses them with 403.
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.spec import SecurityRequirement
 from litestar.params import FromPath, JSONBody
 
+from gateway.dependencies import Anonymous
+from shared.audit.schemas import ClientInfo
 from shared.auth import service
 from shared.auth.principal import Principal
 from shared.auth.schemas import (
@@ -36,12 +36,16 @@ BEARER: tuple[SecurityRequirement, ...] = ({"BearerAuth": []},)
 
 
 class AuthController(Controller):
+    # Handlers without a principal take `anonymous`: resolving it spends the IP's rate limit.
     path = "/auth"
     tags = ("auth",)
 
     @post("/register", summary="Create an account")
     async def register(
-        self, data: JSONBody[RegisterIn], uow: NamedDependency[UnitOfWork]
+        self,
+        data: JSONBody[RegisterIn],
+        uow: NamedDependency[UnitOfWork],
+        anonymous: NamedDependency[Anonymous],
     ) -> UserOut:
         """Raises Conflict (409) for a registered email, ValidationFailed (422) for bad input."""
         return await service.register(uow, data)
@@ -52,13 +56,12 @@ class AuthController(Controller):
         data: JSONBody[LoginIn],
         uow: NamedDependency[UnitOfWork],
         settings: NamedDependency[Settings],
-        request: Request[Any, Any, Any],
-        client_ip: NamedDependency[str],
+        anonymous: NamedDependency[Anonymous],
+        client: NamedDependency[ClientInfo],
     ) -> TokenPairOut:
-        """Raises Unauthorized (401) with one message for every kind of failure."""
-        return await service.login(
-            uow, settings, data, user_agent=request.headers.get("user-agent"), ip=client_ip
-        )
+        """Raises Unauthorized (401) with one message for every kind of failure, RateLimited
+        (429) while the email or the client's address is locked after repeated failures."""
+        return await service.login(uow, settings, data, client=client)
 
     @post("/refresh", status_code=200, summary="Exchange a refresh token for a new pair")
     async def refresh(
@@ -66,21 +69,32 @@ class AuthController(Controller):
         data: JSONBody[RefreshIn],
         uow: NamedDependency[UnitOfWork],
         settings: NamedDependency[Settings],
+        anonymous: NamedDependency[Anonymous],
+        client: NamedDependency[ClientInfo],
     ) -> TokenPairOut:
-        """Raises Unauthorized (401); a reused token also revokes its whole session."""
-        return await service.refresh(uow, settings, data)
+        """Raises Unauthorized (401); a reused token also revokes its whole session.
+        RateLimited (429) while the client's address is locked after repeated failures."""
+        return await service.refresh(uow, settings, data, client=client)
 
     @post("/logout", status_code=204, summary="End the session of a refresh token")
-    async def logout(self, data: JSONBody[LogoutIn], uow: NamedDependency[UnitOfWork]) -> None:
+    async def logout(
+        self,
+        data: JSONBody[LogoutIn],
+        uow: NamedDependency[UnitOfWork],
+        anonymous: NamedDependency[Anonymous],
+    ) -> None:
         """Always 204: an unknown or already revoked token is nothing to end."""
         await service.logout(uow, data)
 
     @post("/logout-all", status_code=204, security=BEARER, summary="End all your sessions")
     async def logout_all(
-        self, uow: NamedDependency[UnitOfWork], principal: NamedDependency[Principal]
+        self,
+        uow: NamedDependency[UnitOfWork],
+        principal: NamedDependency[Principal],
+        client: NamedDependency[ClientInfo],
     ) -> None:
         """Raises Forbidden (403) for API keys."""
-        await service.logout_all(uow, principal)
+        await service.logout_all(uow, principal, client=client)
 
     @post("/password", status_code=204, security=BEARER, summary="Change your password")
     async def change_password(
@@ -88,10 +102,11 @@ class AuthController(Controller):
         data: JSONBody[PasswordChangeIn],
         uow: NamedDependency[UnitOfWork],
         principal: NamedDependency[Principal],
+        client: NamedDependency[ClientInfo],
     ) -> None:
         """Ends every other session. Raises ValidationFailed (422) for a wrong current
         password, Forbidden (403) for API keys."""
-        await service.change_password(uow, principal, data)
+        await service.change_password(uow, principal, data, client=client)
 
 
 class MeController(Controller):
@@ -118,9 +133,10 @@ class ApiKeyController(Controller):
         data: JSONBody[ApiKeyCreate],
         uow: NamedDependency[UnitOfWork],
         principal: NamedDependency[Principal],
+        client: NamedDependency[ClientInfo],
     ) -> ApiKeyCreatedOut:
         """Raises Forbidden (403) for API keys, ValidationFailed (422) for bad input."""
-        return await service.create_api_key(uow, principal, data)
+        return await service.create_api_key(uow, principal, data, client=client)
 
     @get(summary="List your API keys")
     async def list_keys(
@@ -135,10 +151,11 @@ class ApiKeyController(Controller):
         key_id: FromPath[str],
         uow: NamedDependency[UnitOfWork],
         principal: NamedDependency[Principal],
+        client: NamedDependency[ClientInfo],
     ) -> None:
         """Raises NotFound (404) for another user's or an unknown key, Forbidden (403) for
         API keys."""
-        await service.revoke_api_key(uow, principal, key_id)
+        await service.revoke_api_key(uow, principal, key_id, client=client)
 
 
 class SessionController(Controller):
@@ -162,7 +179,8 @@ class SessionController(Controller):
         session_id: FromPath[str],
         uow: NamedDependency[UnitOfWork],
         principal: NamedDependency[Principal],
+        client: NamedDependency[ClientInfo],
     ) -> None:
         """Raises NotFound (404) for another user's or an unknown session, Forbidden (403)
         for API keys."""
-        await service.revoke_session(uow, principal, session_id)
+        await service.revoke_session(uow, principal, session_id, client=client)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.dependencies import PageCursor, PageLimit, gateway_state, request_id_of
 from gateway.idempotency import IdempotencyKey, created
+from gateway.rate_limits import SUBMISSION
 from shared.auth.principal import Principal
 from shared.batches import service
 from shared.batches.schemas import BatchCreate, BatchOut
@@ -23,6 +24,8 @@ from shared.pagination import DEFAULT_LIMIT, Page
 
 READ = {"scope": "batches:read"}
 WRITE = {"scope": "batches:write"}
+# Creation also spends the caller's submission rate limit (SUBMIT_RATE_LIMITS).
+SUBMIT = {**WRITE, SUBMISSION: True}
 # 1000 items with long topics do not fit the default body limit.
 MAX_BATCH_BODY = 8 * 1024 * 1024
 
@@ -33,7 +36,7 @@ class BatchController(Controller):
     security = [{"BearerAuth": []}]
 
     @post(
-        opt=WRITE,
+        opt=SUBMIT,
         status_code=202,
         request_max_body_size=MAX_BATCH_BODY,
         summary="Submit a batch of up to 1000 generation jobs",

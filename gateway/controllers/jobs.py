@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.dependencies import PageCursor, PageLimit, gateway_state, request_id_of
 from gateway.idempotency import IdempotencyKey, created
+from gateway.rate_limits import SUBMISSION
 from shared.auth.principal import Principal
 from shared.db.uow import UnitOfWork
 from shared.jobs import service
@@ -21,6 +22,8 @@ from shared.pagination import DEFAULT_LIMIT, Page
 
 READ = {"scope": "jobs:read"}
 WRITE = {"scope": "jobs:write"}
+# Creation also spends the caller's submission rate limit (SUBMIT_RATE_LIMITS).
+SUBMIT = {**WRITE, SUBMISSION: True}
 
 
 class JobController(Controller):
@@ -28,7 +31,7 @@ class JobController(Controller):
     tags = ["jobs"]
     security = [{"BearerAuth": []}]
 
-    @post(opt=WRITE, status_code=202, summary="Submit a generation job")
+    @post(opt=SUBMIT, status_code=202, summary="Submit a generation job")
     async def submit(
         self,
         request: Request[Any, Any, Any],

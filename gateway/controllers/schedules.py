@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.dependencies import PageCursor, PageLimit, gateway_state
 from gateway.idempotency import IdempotencyKey, created
+from gateway.rate_limits import SUBMISSION
 from shared.auth.principal import Principal
 from shared.db.uow import UnitOfWork
 from shared.pagination import DEFAULT_LIMIT, Page
@@ -25,6 +26,8 @@ from shared.schedules.schemas import (
 
 READ = {"scope": "schedules:read"}
 WRITE = {"scope": "schedules:write"}
+# Creation also spends the caller's submission rate limit (SUBMIT_RATE_LIMITS).
+SUBMIT = {**WRITE, SUBMISSION: True}
 
 
 class ScheduleController(Controller):
@@ -32,7 +35,7 @@ class ScheduleController(Controller):
     tags = ["schedules"]
     security = [{"BearerAuth": []}]
 
-    @post(opt=WRITE, summary="Create a one-shot (run_at) or recurring (cron) schedule")
+    @post(opt=SUBMIT, summary="Create a one-shot (run_at) or recurring (cron) schedule")
     async def create(
         self,
         request: Request[Any, Any, Any],

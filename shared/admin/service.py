@@ -19,6 +19,8 @@ from shared.admin.schemas import (
     KeyPoolOut,
     QueueOut,
 )
+from shared.audit import service as audit
+from shared.audit.schemas import ClientInfo
 from shared.auth import repository as users
 from shared.auth.models import User
 from shared.auth.schemas import Role
@@ -63,9 +65,9 @@ async def get_user(session: AsyncSession, user_id: str) -> AdminUserOut:
 
 
 async def update_user(
-    uow: UnitOfWork, actor_id: str, user_id: str, data: AdminUserUpdate
+    uow: UnitOfWork, actor_id: str, user_id: str, data: AdminUserUpdate, *, client: ClientInfo
 ) -> AdminUserOut:
-    """Change a user's role, access or monthly budget.
+    """Change a user's role, access or monthly budget, and audit the fields that changed.
 
     Disabling also ends the user's sessions, so their refresh tokens die with their access
     tokens and API keys (which fail from the next request on, as every request re-reads the
@@ -84,6 +86,14 @@ async def update_user(
         raise NotFound("user not found")
     if changes.get("disabled"):
         await users.revoke_user_sessions(uow.session, user_id, reason="user_disabled", now=utcnow())
+    await audit.record(
+        uow.session,
+        "admin.user_updated",
+        client,
+        actor_user_id=actor_id,
+        target_user_id=user_id,
+        details={"changes": changes},
+    )
     logger.info("admin.user_updated", actor_id=actor_id, user_id=user_id, changes=changes)
     return _out(user)
 

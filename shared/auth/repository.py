@@ -1,8 +1,6 @@
 """All SQL of the auth capability: users, sessions (refresh-token families), API keys.
 
-Functions take the caller's ``AsyncSession`` and flush at most; the entry point commits. The
-one exception is :func:`revoke_family_durably`, which must outlive the failed request that
-detects a stolen refresh token.
+Functions take the caller's ``AsyncSession`` and flush at most; the entry point commits.
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ from typing import Literal
 import msgspec
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from shared.auth.models import ApiKey, AuthSession, RefreshToken, User
@@ -259,23 +257,6 @@ async def revoke_family(
         .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
         .values(revoked_at=now, revoke_reason=reason)
     )
-
-
-async def revoke_family_durably(
-    session: AsyncSession, session_id: str, *, reason: RevokeReason, now: datetime
-) -> None:
-    """Revoke a session in its own transaction, committed at once.
-
-    Refresh-token reuse ends in a 401, and the request's unit of work rolls back on errors;
-    the revocation (the point of detecting reuse) must survive that rollback. The caller's
-    transaction must hold no lock on the session row, or this would wait on it forever.
-    """
-    bind = session.bind
-    if bind is None:
-        raise RuntimeError("the session is not bound to an engine")
-    engine = bind if isinstance(bind, AsyncEngine) else bind.engine
-    async with AsyncSession(engine) as own, own.begin():
-        await revoke_family(own, session_id, reason=reason, now=now)
 
 
 async def revoke_user_sessions(

@@ -3,18 +3,24 @@
 Every function takes the caller's unit of work (and settings when it needs them), flushes at
 most and never commits: the entry point owns the transaction. Login failures share one
 message whatever the cause, so responses never reveal which emails have accounts.
+
+Security events go to the audit log in the caller's transaction, so they commit with the
+action; those of requests that end in an error (a failed login, a reused refresh token) go
+through ``UnitOfWork.abandon``, a transaction of their own, since the request's rolls back.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, Literal, NoReturn, cast
 
 import msgspec
 from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import passwords, repository, tokens
+from shared.audit import service as audit
+from shared.audit.schemas import AuditAction, ClientInfo
+from shared.auth import lockout, passwords, repository, tokens
 from shared.auth.models import ApiKey, User
 from shared.auth.principal import Principal
 from shared.auth.schemas import (
@@ -44,6 +50,8 @@ from shared.errors import FieldError, NotFound, Unauthorized, ValidationFailed
 INVALID_CREDENTIALS = "invalid email or password"
 REFRESH_REFUSED = "invalid refresh token"
 
+LoginFailure = Literal["unknown_email", "wrong_password", "disabled"]
+
 
 async def register(uow: UnitOfWork, data: RegisterIn) -> UserOut:
     """Create a user account with the ``user`` role.
@@ -59,49 +67,63 @@ async def register(uow: UnitOfWork, data: RegisterIn) -> UserOut:
 
 
 async def login(
-    uow: UnitOfWork,
-    settings: Settings,
-    data: LoginIn,
-    *,
-    user_agent: str | None,
-    ip: str | None,
+    uow: UnitOfWork, settings: Settings, data: LoginIn, *, client: ClientInfo
 ) -> TokenPairOut:
     """Check the password and open a new session (refresh-token family) with its first pair.
 
+    Locks are checked before the password, so a locked account or address costs no hash;
+    unknown emails are counted and locked like registered ones.
+
     Raises:
+        RateLimited: too many recent failures for this email or this client's address.
         Unauthorized: unknown email, wrong password or disabled account (one message for all).
     """
+    await lockout.ensure_unlocked(uow.redis, email=data.email, ip=client.ip)
     session = uow.session
     user = await repository.get_user_by_email(session, data.email)
     if user is None:
         await passwords.verify_dummy_async(data.password)
-        raise Unauthorized(INVALID_CREDENTIALS)
+        await _refuse_login(uow, settings, data.email, None, client, "unknown_email")
     if not await passwords.verify_password_async(user.password_hash, data.password):
-        raise Unauthorized(INVALID_CREDENTIALS)
+        await _refuse_login(uow, settings, data.email, user.id, client, "wrong_password")
     if user.disabled:
-        raise Unauthorized(INVALID_CREDENTIALS)
+        await _refuse_login(uow, settings, data.email, user.id, client, "disabled")
+    await lockout.forget_account(uow.redis, data.email)
     if passwords.needs_rehash(user.password_hash):
         # The only moment the plain password is at hand to move it to current parameters.
         new_hash = await passwords.hash_password_async(data.password)
         await repository.set_password_hash(session, user.id, new_hash)
     now = utcnow()
     family = await repository.add_session(
-        session, user_id=user.id, user_agent=user_agent, ip=ip, now=now
+        session, user_id=user.id, user_agent=client.user_agent, ip=client.ip, now=now
+    )
+    await audit.record(
+        session,
+        "auth.login_succeeded",
+        client,
+        actor_user_id=user.id,
+        target_user_id=user.id,
+        details={"session_id": family.id},
     )
     return await _issue_pair(
         session, settings, user_id=user.id, role=user.role, session_id=family.id, now=now
     )
 
 
-async def refresh(uow: UnitOfWork, settings: Settings, data: RefreshIn) -> TokenPairOut:
+async def refresh(
+    uow: UnitOfWork, settings: Settings, data: RefreshIn, *, client: ClientInfo
+) -> TokenPairOut:
     """Exchange a refresh token for a new pair; the presented token dies.
 
     Presenting an already used token means it was copied: the whole family is revoked (in
     its own committed transaction, since this request ends in an error and rolls back).
+    Refusals count against the client's address like failed logins.
 
     Raises:
+        RateLimited: too many recent failures from this client's address.
         Unauthorized: unknown, used, expired or revoked token, or a disabled account.
     """
+    await lockout.ensure_unlocked(uow.redis, email=None, ip=client.ip)
     session = uow.session
     now = utcnow()
     token_hash = tokens.hash_secret(data.refresh_token)
@@ -109,14 +131,11 @@ async def refresh(uow: UnitOfWork, settings: Settings, data: RefreshIn) -> Token
     if consumed is None:
         family_id = await repository.find_token_family(session, token_hash)
         if family_id is not None:
-            await repository.revoke_family_durably(
-                session, family_id, reason="refresh_reuse", now=now
-            )
-            logger.warning("auth.refresh_reuse", session_id=family_id)
-        raise Unauthorized(REFRESH_REFUSED)
+            await _revoke_reused_family(uow, family_id, client, now)
+        await _refuse_refresh(uow, settings, client)
     owner = await repository.get_session_owner(session, consumed.session_id)
     if owner is None or owner.revoked or owner.disabled or consumed.expires_at <= now:
-        raise Unauthorized(REFRESH_REFUSED)
+        await _refuse_refresh(uow, settings, client)
     await repository.touch_session(session, consumed.session_id, now)
     return await _issue_pair(
         session,
@@ -140,7 +159,7 @@ async def logout(uow: UnitOfWork, data: LogoutIn) -> None:
         await repository.revoke_family(uow.session, family_id, reason="logout", now=utcnow())
 
 
-async def logout_all(uow: UnitOfWork, principal: Principal) -> None:
+async def logout_all(uow: UnitOfWork, principal: Principal, *, client: ClientInfo) -> None:
     """Revoke every session of the caller, the current one included.
 
     Raises:
@@ -150,6 +169,7 @@ async def logout_all(uow: UnitOfWork, principal: Principal) -> None:
     await repository.revoke_user_sessions(
         uow.session, principal.user_id, reason="logout_all", now=utcnow()
     )
+    await _record_own(uow, principal, "auth.logout_all", client)
 
 
 async def me(uow: UnitOfWork, principal: Principal) -> UserOut:
@@ -164,7 +184,9 @@ async def me(uow: UnitOfWork, principal: Principal) -> UserOut:
     return _user_out(user)
 
 
-async def change_password(uow: UnitOfWork, principal: Principal, data: PasswordChangeIn) -> None:
+async def change_password(
+    uow: UnitOfWork, principal: Principal, data: PasswordChangeIn, *, client: ClientInfo
+) -> None:
     """Replace the caller's password and revoke every session but the caller's own.
 
     Raises:
@@ -188,10 +210,11 @@ async def change_password(uow: UnitOfWork, principal: Principal, data: PasswordC
         now=utcnow(),
         keep=principal.session_id,
     )
+    await _record_own(uow, principal, "auth.password_changed", client)
 
 
 async def create_api_key(
-    uow: UnitOfWork, principal: Principal, data: ApiKeyCreate
+    uow: UnitOfWork, principal: Principal, data: ApiKeyCreate, *, client: ClientInfo
 ) -> ApiKeyCreatedOut:
     """Create an API key for the caller; the plain key is in the answer and nowhere else.
 
@@ -209,6 +232,13 @@ async def create_api_key(
         scopes=list(data.scopes or []),
         expires_at=data.expires_at,
     )
+    details = {
+        "api_key_id": key.id,
+        "name": key.name,
+        "scopes": data.scopes,
+        "expires_at": data.expires_at.isoformat() if data.expires_at else None,
+    }
+    await _record_own(uow, principal, "api_key.created", client, details)
     return ApiKeyCreatedOut(**msgspec.structs.asdict(_api_key_out(key)), key=secret.key)
 
 
@@ -223,7 +253,9 @@ async def list_api_keys(uow: UnitOfWork, principal: Principal) -> ApiKeyListOut:
     return ApiKeyListOut(data=[_api_key_out(key) for key in keys])
 
 
-async def revoke_api_key(uow: UnitOfWork, principal: Principal, key_id: str) -> None:
+async def revoke_api_key(
+    uow: UnitOfWork, principal: Principal, key_id: str, *, client: ClientInfo
+) -> None:
     """Revoke one of the caller's API keys (again is fine).
 
     Raises:
@@ -233,6 +265,7 @@ async def revoke_api_key(uow: UnitOfWork, principal: Principal, key_id: str) -> 
     principal.require_session()
     if not await repository.revoke_api_key(uow.session, principal.user_id, key_id, now=utcnow()):
         raise NotFound("API key not found")
+    await _record_own(uow, principal, "api_key.revoked", client, {"api_key_id": key_id})
 
 
 async def list_sessions(
@@ -263,7 +296,9 @@ async def list_sessions(
     )
 
 
-async def revoke_session(uow: UnitOfWork, principal: Principal, session_id: str) -> None:
+async def revoke_session(
+    uow: UnitOfWork, principal: Principal, session_id: str, *, client: ClientInfo
+) -> None:
     """Revoke one of the caller's sessions (again is fine).
 
     Raises:
@@ -276,6 +311,7 @@ async def revoke_session(uow: UnitOfWork, principal: Principal, session_id: str)
     )
     if not revoked:
         raise NotFound("session not found")
+    await _record_own(uow, principal, "session.revoked", client, {"session_id": session_id})
 
 
 async def create_admin(uow: UnitOfWork, settings: Settings, email: str, password: str) -> UserOut:
@@ -310,6 +346,125 @@ async def create_admin(uow: UnitOfWork, settings: Settings, email: str, password
     await repository.set_password_hash(session, user.id, password_hash)
     await repository.revoke_user_sessions(session, user.id, reason="password_reset", now=utcnow())
     return _user_out(user)
+
+
+async def _refuse_login(
+    uow: UnitOfWork,
+    settings: Settings,
+    email: str,
+    user_id: str | None,
+    client: ClientInfo,
+    reason: LoginFailure,
+) -> NoReturn:
+    """Count the failure, audit it and any lock it starts, then refuse with the one message.
+
+    Raises:
+        Unauthorized: always.
+    """
+    locks = await lockout.record_failure(uow.redis, settings, email=email, ip=client.ip)
+    # The email field may hold a mistyped password: keep it only if it looks like an address.
+    shown_email = email if _looks_like_email(email) else None
+    async with uow.abandon() as own:
+        await audit.record(
+            own,
+            "auth.login_failed",
+            client,
+            actor_user_id=user_id,
+            target_user_id=user_id,
+            details={"reason": reason, "email": shown_email},
+        )
+        await _record_locks(own, locks, client, user_id=user_id, email=shown_email)
+    logger.info("auth.login_failed", user_id=user_id, reason=reason, ip=client.ip)
+    raise Unauthorized(INVALID_CREDENTIALS)
+
+
+async def _revoke_reused_family(
+    uow: UnitOfWork, family_id: str, client: ClientInfo, now: datetime
+) -> None:
+    """Revoke a session whose used refresh token came back, durably: the request fails."""
+    async with uow.abandon() as own:
+        await repository.revoke_family(own, family_id, reason="refresh_reuse", now=now)
+        owner = await repository.get_session_owner(own, family_id)
+        owner_id = owner.user_id if owner else None
+        await audit.record(
+            own,
+            "auth.refresh_reused",
+            client,
+            actor_user_id=owner_id,
+            target_user_id=owner_id,
+            details={"session_id": family_id},
+        )
+    logger.warning("auth.refresh_reuse", session_id=family_id)
+
+
+async def _refuse_refresh(uow: UnitOfWork, settings: Settings, client: ClientInfo) -> NoReturn:
+    """Count the failure against the client's address, audit a lock it starts, refuse.
+
+    Raises:
+        Unauthorized: always.
+    """
+    locks = await lockout.record_failure(uow.redis, settings, email=None, ip=client.ip)
+    if locks:
+        async with uow.abandon() as own:
+            await _record_locks(own, locks, client, user_id=None, email=None)
+    raise Unauthorized(REFRESH_REFUSED)
+
+
+async def _record_locks(
+    session: AsyncSession,
+    locks: list[lockout.Lock],
+    client: ClientInfo,
+    *,
+    user_id: str | None,
+    email: str | None,
+) -> None:
+    """An account lock names the account tried; an address lock only the address."""
+    for lock in locks:
+        details: dict[str, Any] = {"scope": lock.scope, "lock_seconds": lock.seconds}
+        account = user_id if lock.scope == "account" else None
+        if lock.scope == "account":
+            details["email"] = email
+        await audit.record(
+            session,
+            "auth.login_locked",
+            client,
+            actor_user_id=account,
+            target_user_id=account,
+            details=details,
+        )
+        logger.warning(
+            "auth.login_locked",
+            scope=lock.scope,
+            seconds=lock.seconds,
+            user_id=account,
+            ip=client.ip,
+        )
+
+
+async def _record_own(
+    uow: UnitOfWork,
+    principal: Principal,
+    action: AuditAction,
+    client: ClientInfo,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Audit something callers did to their own account."""
+    await audit.record(
+        uow.session,
+        action,
+        client,
+        actor_user_id=principal.user_id,
+        target_user_id=principal.user_id,
+        details=details,
+    )
+
+
+def _looks_like_email(value: str) -> bool:
+    try:
+        validate_email(value)
+    except ValidationFailed:
+        return False
+    return True
 
 
 async def _issue_pair(

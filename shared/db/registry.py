@@ -1,5 +1,6 @@
 """Imports every model module so the one MetaData knows every table (Alembic, tests)."""
 
+from shared.audit import models as audit_models
 from shared.auth import models as auth_models
 from shared.batches import models as batch_models
 from shared.billing import models as billing_models
@@ -14,6 +15,7 @@ from shared.webhooks import models as webhook_models
 metadata = Base.metadata
 
 __all__ = [
+    "audit_models",
     "auth_models",
     "batch_models",
     "billing_models",

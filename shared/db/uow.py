@@ -7,7 +7,8 @@ so a worker never sees a job its database row does not back.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from types import TracebackType
 
 import msgspec
@@ -22,12 +23,26 @@ class UnitOfWork:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], relay: OutboxRelay) -> None:
         self.session = sessions()
         self.relay = relay
+        self._sessions = sessions
         self._pending: list[outbox.Message] = []
         self._after_commit: list[Callable[[], Awaitable[None]]] = []
 
     def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
         """Run ``callback`` once the transaction has committed (notifications, not state)."""
         self._after_commit.append(callback)
+
+    @asynccontextmanager
+    async def abandon(self) -> AsyncIterator[AsyncSession]:
+        """Roll this unit of work back, then write in a transaction committed when the block ends.
+
+        For what a request about to fail must leave behind (a failed login, the revocation of a
+        stolen refresh token's session), which its rollback would otherwise take along. Rolling
+        back first returns this transaction's connection and locks, so the request never holds
+        two pooled connections and the block never waits on a lock of its own request.
+        """
+        await self.rollback()
+        async with self._sessions() as session, session.begin():
+            yield session
 
     def enqueue(self, task: str, queue_job_id: str, payload: msgspec.Struct) -> None:
         """Send ``task`` once this unit of work commits (never if it rolls back)."""

@@ -134,8 +134,36 @@ def test_rate_tables_and_proxies_are_validated() -> None:
     assert any(problem.startswith("TRUSTED_PROXIES") for problem in found)
 
 
+def test_rate_tables_name_known_roles_and_keep_defaults_for_the_others() -> None:
+    settings = load_settings({**BASE, "RATE_LIMITS": "user=5/second", "SUBMIT_RATE_LIMITS": ""})
+    assert settings.rate_limits == {
+        "anonymous": "30/minute",
+        "user": "5/second",
+        "admin": "3000/minute",
+    }
+    assert settings.submit_rate_limits == {"user": "60/minute", "admin": "600/minute"}
+    found = problems(
+        {**BASE, "RATE_LIMITS": "usr=5/second", "SUBMIT_RATE_LIMITS": "anonymous=1/day"}
+    )
+    assert any(p.startswith("RATE_LIMITS") and "'usr'" in p for p in found)
+    assert any(p.startswith("SUBMIT_RATE_LIMITS") and "'anonymous'" in p for p in found)
+
+
 def test_the_configured_model_is_selectable_even_without_a_price() -> None:
     settings = load_settings({**BASE, "OPENAI_MODEL": "house-model"})
     assert "house-model" in settings.selectable_models
     assert "gpt-4o-mini" in settings.selectable_models
     assert settings.price_for("house-model") is None
+
+
+def test_login_lockout_settings_default_and_validate() -> None:
+    defaults = load_settings(BASE)
+    assert (defaults.login_max_failures_per_account, defaults.login_max_failures_per_ip) == (5, 20)
+    assert (defaults.login_lock_seconds, defaults.login_failure_window) == (60, 900)
+    tuned = load_settings({**BASE, "LOGIN_LOCK_SECONDS": "30s", "LOGIN_FAILURE_WINDOW": "1h"})
+    assert (tuned.login_lock_seconds, tuned.login_failure_window) == (30, 3600)
+    found = problems({**BASE, "LOGIN_MAX_FAILURES_PER_ACCOUNT": "0", "LOGIN_LOCK_SECONDS": "soon"})
+    assert [line.split(":")[0] for line in found] == [
+        "LOGIN_MAX_FAILURES_PER_ACCOUNT",
+        "LOGIN_LOCK_SECONDS",
+    ]

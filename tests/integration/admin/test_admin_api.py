@@ -22,6 +22,7 @@ ROUTES = [
     ("PATCH", "/users/usr_unknown", {"disabled": True}),
     ("GET", "/usage", None),
     ("GET", "/queue", None),
+    ("GET", "/audit", None),
 ]
 
 

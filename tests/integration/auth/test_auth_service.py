@@ -13,6 +13,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import event, text
 
+from shared.audit.schemas import ClientInfo
 from shared.auth import passwords, service
 from shared.auth.principal import authenticate
 from shared.auth.schemas import ApiKeyCreate, LoginIn, RefreshIn, RegisterIn, TokenPairOut
@@ -23,6 +24,7 @@ from shared.db.uow import UnitOfWork
 from shared.errors import Unauthorized, ValidationFailed
 
 PASSWORD = "correct horse battery staple"
+CLIENT = ClientInfo(ip="::1", user_agent="t")
 
 UowFactory = Callable[[], UnitOfWork]
 
@@ -40,7 +42,7 @@ async def account(uow_factory: UowFactory, db: Database) -> tuple[str, str]:
 async def login(uow_factory: UowFactory, settings: Settings, address: str) -> TokenPairOut:
     async with uow_factory() as uow:
         pair = await service.login(
-            uow, settings, LoginIn(email=address, password=PASSWORD), user_agent="t", ip="::1"
+            uow, settings, LoginIn(email=address, password=PASSWORD), client=CLIENT
         )
         await uow.commit()
     return pair
@@ -71,12 +73,14 @@ async def test_second_refresh_waits_for_the_first_and_then_loses(
     _, address = account
     pair = await login(uow_factory, settings, address)
     first = uow_factory()
-    winner = await service.refresh(first, settings, RefreshIn(refresh_token=pair.refresh_token))
+    winner = await service.refresh(
+        first, settings, RefreshIn(refresh_token=pair.refresh_token), client=CLIENT
+    )
 
     async def second_refresh() -> TokenPairOut:
         async with uow_factory() as uow:
             result = await service.refresh(
-                uow, settings, RefreshIn(refresh_token=pair.refresh_token)
+                uow, settings, RefreshIn(refresh_token=pair.refresh_token), client=CLIENT
             )
             await uow.commit()
             return result
@@ -98,7 +102,9 @@ async def test_second_refresh_waits_for_the_first_and_then_loses(
     assert reason == "refresh_reuse"
     async with uow_factory() as uow:
         with pytest.raises(Unauthorized):
-            await service.refresh(uow, settings, RefreshIn(refresh_token=winner.refresh_token))
+            await service.refresh(
+                uow, settings, RefreshIn(refresh_token=winner.refresh_token), client=CLIENT
+            )
 
 
 async def test_if_the_first_refresh_rolls_back_the_second_wins(
@@ -107,12 +113,14 @@ async def test_if_the_first_refresh_rolls_back_the_second_wins(
     _, address = account
     pair = await login(uow_factory, settings, address)
     first = uow_factory()
-    await service.refresh(first, settings, RefreshIn(refresh_token=pair.refresh_token))
+    await service.refresh(
+        first, settings, RefreshIn(refresh_token=pair.refresh_token), client=CLIENT
+    )
 
     async def second_refresh() -> TokenPairOut:
         async with uow_factory() as uow:
             result = await service.refresh(
-                uow, settings, RefreshIn(refresh_token=pair.refresh_token)
+                uow, settings, RefreshIn(refresh_token=pair.refresh_token), client=CLIENT
             )
             await uow.commit()
             return result
@@ -158,7 +166,9 @@ async def test_create_admin_creates_then_promotes(
     assert promoted.role == "admin"
     async with uow_factory() as uow:
         with pytest.raises(Unauthorized):  # its sessions ended with the password reset
-            await service.refresh(uow, settings, RefreshIn(refresh_token=pair.refresh_token))
+            await service.refresh(
+                uow, settings, RefreshIn(refresh_token=pair.refresh_token), client=CLIENT
+            )
 
     async with uow_factory() as uow:
         with pytest.raises(ValidationFailed) as caught:
@@ -191,7 +201,7 @@ async def test_api_key_use_is_recorded_at_most_once_a_minute(
     async with uow_factory() as uow:
         principal = await authenticate(uow.session, settings, f"Bearer {pair.access_token}")
         created = await service.create_api_key(
-            uow, principal, ApiKeyCreate(name="ci", scopes=["jobs:read"])
+            uow, principal, ApiKeyCreate(name="ci", scopes=["jobs:read"]), client=CLIENT
         )
         await uow.commit()
 

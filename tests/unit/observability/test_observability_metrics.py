@@ -25,6 +25,7 @@ METRIC_NAMES = (
     "ghostpen_jobs",
     "ghostpen_queue_depth",
     "ghostpen_live_workers",
+    "ghostpen_rate_limit_fail_open_total",
 )
 
 
