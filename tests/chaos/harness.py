@@ -19,7 +19,9 @@ import asyncio
 import contextlib
 import json
 import random
+import shutil
 import statistics
+import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -114,6 +116,7 @@ class Kill:
 @dataclass
 class OutageRecord:
     outage: Outage
+    took_effect: bool = True  # the service was really unreachable (checked for Postgres)
     ready_after: float | None = None  # from restart until every gateway's readiness is 200
     job_finished_after: float | None = None  # from restart until a job finished
 
@@ -157,7 +160,11 @@ class ChaosRun:
         self.root = root
         self.random = random.Random(seed)
         self.figures = Figures()
-        self.postgres = EmbeddedPostgres(root / "postgres")
+        # Outside pytest's temporary directories: a pytest session starting meanwhile makes
+        # /tmp/pytest-of-<user> private again, and the server (run as another user when we are
+        # root) could no longer be stopped, so the planned Postgres outages would not happen.
+        self.postgres_dir = Path(tempfile.mkdtemp(prefix="ghostpen-chaos-postgres-"))
+        self.postgres = EmbeddedPostgres(self.postgres_dir)
         self.valkey = EmbeddedValkey(root / "valkey", appendonly=True)
         self.model = FakeOpenAI(
             api_keys=GOOD_KEYS,
@@ -180,6 +187,7 @@ class ChaosRun:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[ChaosRun]:
         async with contextlib.AsyncExitStack() as stack:
+            stack.callback(shutil.rmtree, self.postgres_dir, ignore_errors=True)
             database_url = await asyncio.to_thread(self.postgres.start)
             stack.push_async_callback(asyncio.to_thread, self.postgres.stop)
             redis_url = await asyncio.to_thread(self.valkey.start)
@@ -372,10 +380,12 @@ class ChaosRun:
             self.valkey if outage.service == "redis" else self.postgres
         )
         await asyncio.to_thread(server.stop, crash=outage.crash)
+        # A stop that silently failed would make the run prove nothing about this outage.
+        took_effect = outage.service == "redis" or await self._fetch("SELECT 1") is None
         await asyncio.sleep(OUTAGE_SECONDS)
         await asyncio.to_thread(server.start)
         back, back_at = time.monotonic(), datetime.now(UTC)
-        record = OutageRecord(outage)
+        record = OutageRecord(outage, took_effect)
         self.figures.outages.append(record)
         self._measure(self._time_outage_recovery(record, back, back_at))
 
@@ -464,6 +474,11 @@ class ChaosRun:
         received = self._received()
         problems = self._check_processes() + [
             f"the gateway answered 500: {error}" for error in self.figures.server_errors
+        ]
+        problems += [
+            f"the {record.outage.service} outage at {record.outage.at:.0f} s did not happen"
+            for record in self.figures.outages
+            if not record.took_effect
         ]
         problems += [
             f"{row['n']} webhook deliveries ended {row['status']}"
