@@ -102,13 +102,20 @@ async def _on_shutdown(ctx: dict[str, Any]) -> None:
 class ResilientWorker(Worker):
     """An ARQ worker that rides out a Redis outage instead of exiting.
 
-    ARQ lets a Redis error in its poll loop end the process. Here the loop waits (backing off
-    to ``REDIS_RETRY_CAP`` seconds) and carries on when Redis is back; jobs in flight keep
-    running against Postgres meanwhile, and any whose bookkeeping was lost come back through
-    the outbox sweep and the job leases.
+    ARQ lets a Redis error at start-up or in its poll loop end the process. Here the worker
+    waits (backing off to ``REDIS_RETRY_CAP`` seconds) and carries on when Redis is back; jobs
+    in flight keep running against Postgres meanwhile, and any whose bookkeeping was lost come
+    back through the outbox sweep and the job leases.
     """
 
     _redis_down_since: float | None = None
+
+    async def main(self) -> None:
+        # A worker started during a Redis outage (a replacement, a rollout) would exit at once
+        # on ARQ's first Redis call: found by the chaos suite.
+        while not await self._redis_answers():
+            pass
+        await super().main()
 
     async def _poll_iteration(self) -> None:
         _honour_cancellation()
@@ -118,6 +125,19 @@ class ResilientWorker(Worker):
             _honour_cancellation()
             await self._wait_for_redis(exc)
             return
+        self._redis_is_back()
+
+    async def _redis_answers(self) -> bool:
+        try:
+            await self.pool.ping()
+        except (RedisError, OSError) as exc:
+            _honour_cancellation()
+            await self._wait_for_redis(exc)
+            return False
+        self._redis_is_back()
+        return True
+
+    def _redis_is_back(self) -> None:
         if self._redis_down_since is not None:
             down = time.monotonic() - self._redis_down_since
             logger.info("worker.redis_back", seconds_down=round(down, 1))

@@ -19,9 +19,7 @@ import asyncio
 import contextlib
 import json
 import random
-import shutil
 import statistics
-import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -110,7 +108,7 @@ class Plan:
 @dataclass
 class Kill:
     held: int  # running jobs the worker held when it was killed
-    recovered_after: float | None = None  # until all were finished or held by another worker
+    recovered_after: float | None = None  # until none was still held under its dead lease
 
 
 @dataclass
@@ -160,11 +158,7 @@ class ChaosRun:
         self.root = root
         self.random = random.Random(seed)
         self.figures = Figures()
-        # Outside pytest's temporary directories: a pytest session starting meanwhile makes
-        # /tmp/pytest-of-<user> private again, and the server (run as another user when we are
-        # root) could no longer be stopped, so the planned Postgres outages would not happen.
-        self.postgres_dir = Path(tempfile.mkdtemp(prefix="ghostpen-chaos-postgres-"))
-        self.postgres = EmbeddedPostgres(self.postgres_dir)
+        self.postgres = EmbeddedPostgres(root / "postgres")
         self.valkey = EmbeddedValkey(root / "valkey", appendonly=True)
         self.model = FakeOpenAI(
             api_keys=GOOD_KEYS,
@@ -187,7 +181,6 @@ class ChaosRun:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[ChaosRun]:
         async with contextlib.AsyncExitStack() as stack:
-            stack.callback(shutil.rmtree, self.postgres_dir, ignore_errors=True)
             database_url = await asyncio.to_thread(self.postgres.start)
             stack.push_async_callback(asyncio.to_thread, self.postgres.stop)
             redis_url = await asyncio.to_thread(self.valkey.start)
@@ -364,10 +357,10 @@ class ChaosRun:
         self, kill: Kill, pid: int, jobs: list[str], killed_at: float
     ) -> None:
         async def recovered() -> bool:
+            """None of its jobs is still running under its lease: requeued or finished."""
             rows = await self._fetch(
-                "SELECT count(*) FILTER (WHERE status IN ('succeeded', 'failed', 'canceled')"
-                " OR (status = 'running' AND leased_by NOT LIKE $2)) AS n"
-                " FROM jobs WHERE id = ANY($1::text[])",
+                "SELECT count(*) FILTER (WHERE status <> 'running' OR leased_by NOT LIKE $2)"
+                " AS n FROM jobs WHERE id = ANY($1::text[])",
                 jobs,
                 f"%:{pid}",
             )
@@ -604,9 +597,9 @@ def report(plan: Plan, figures: Figures) -> str:
         f"- Whole run {figures.seconds:.0f} s; everything finished and delivered"
         f" {figures.drain_seconds:.0f} s after the last submission.",
         f"- Worker SIGKILLs: **{len(figures.kills)}** ({len(kills_held)} while holding jobs,"
-        f" {sum(k.held for k in kills_held)} jobs in hand); their jobs back in another worker's"
-        f" hands or finished after {_spread(recoveries)} s (lease {LEASE_SECONDS} s,"
-        " recovery cron every 5 s).",
+        f" {sum(k.held for k in kills_held)} jobs in hand); their jobs released from the dead"
+        f" worker's lease (requeued, or finished) after {_spread(recoveries)} s (lease"
+        f" {LEASE_SECONDS} s, recovery cron every 5 s).",
         f"- Model calls: {sum(figures.model_answers.values()):,}, of which {injected_model:,}"
         f" injected 429/500 ({_counter(figures.model_answers)}; 401 = the revoked key tried"
         " once per worker process, then quarantined).",

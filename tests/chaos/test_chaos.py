@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -21,14 +23,21 @@ SECTION = re.compile(r"(<!-- chaos-figures:begin -->\n).*?(<!-- chaos-figures:en
 
 
 @pytest.mark.timeout(int(PLAN.window + 2 * PLAN.settle + 120))
-async def test_nothing_is_lost_or_billed_twice_under_chaos(tmp_path: Path) -> None:
-    run = ChaosRun(PLAN, tmp_path)
+async def test_nothing_is_lost_or_billed_twice_under_chaos() -> None:
+    # Not tmp_path: a pytest session starting meanwhile makes /tmp/pytest-of-<user> private
+    # again, so the Postgres server (run as another user under root) could no longer be
+    # stopped; and pytest rotates its directories away, logs of a failed run included.
+    root = Path(tempfile.mkdtemp(prefix="ghostpen-chaos-"))
+    run = ChaosRun(PLAN, root)
     async with run.running():
         await run.run()
         problems = await run.check()
     figures = report(PLAN, run.figures)
     print(figures)  # noqa: T201 - shown with -s (make chaos)
-    assert not problems, f"{len(problems)} broken promises:\n" + "\n".join(problems[:40])
+    assert not problems, (
+        f"{len(problems)} broken promises (logs in {root / 'logs'}):\n" + "\n".join(problems[:40])
+    )
+    shutil.rmtree(root, ignore_errors=True)
     if REPORT:
         _record(Path(REPORT), figures)
 

@@ -17,9 +17,11 @@ from shared.db.uow import UnitOfWork
 from shared.jobs import service as jobs
 from shared.jobs.schemas import JobCreate
 from shared.queue.client import connect
+from shared.queue.heartbeat import live_workers
 from shared.queue.relay import OutboxRelay
 from tests.conftest import start_worker, stop_worker
 from tests.factories import create_profile, wait_for_job
+from workers.main import create_worker
 
 
 async def test_worker_survives_a_redis_restart_and_runs_jobs_after_it(
@@ -59,5 +61,34 @@ async def test_worker_survives_a_redis_restart_and_runs_jobs_after_it(
         assert done["status"] == "succeeded", done
     finally:
         await stop_worker(arq_worker, task)
+        await redis.aclose()
+        await asyncio.to_thread(valkey.stop)
+
+
+async def test_a_worker_started_while_redis_is_down_waits_for_it(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Found by the chaos suite: a replacement worker started during a Redis outage exited
+    with status 1 on ARQ's first Redis call."""
+    valkey = EmbeddedValkey(tmp_path / "valkey", appendonly=False)
+    url = await asyncio.to_thread(valkey.start)
+    await asyncio.to_thread(valkey.stop)  # its port is chosen; nothing answers on it
+    own = msgspec.structs.replace(settings, redis_url=url)
+    redis = connect(url)
+    arq_worker = create_worker(own, handle_signals=False)
+    task = asyncio.create_task(arq_worker.async_run())
+    try:
+        await asyncio.sleep(2)  # several failed attempts
+        assert not task.done(), "the worker gave up while Redis was down"
+        await asyncio.to_thread(valkey.start)
+        for _ in range(100):  # started: on_startup ran and it has beaten
+            if await live_workers(redis):
+                break
+            assert not task.done(), task
+            await asyncio.sleep(0.1)
+        assert await live_workers(redis), "the worker did not start once Redis was back"
+        await stop_worker(arq_worker, task)
+    finally:
+        task.cancel()
         await redis.aclose()
         await asyncio.to_thread(valkey.stop)
