@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PACKAGES := gateway workers shared ghostpen
 
-.PHONY: install run test lint fmt bench chaos clean
+.PHONY: install run test lint lock fmt bench chaos clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -29,6 +29,23 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/bandit -q -ll -c pyproject.toml -r $(PACKAGES)
+	$(VENV)/bin/hadolint deploy/Dockerfile
+	$(PY) scripts/audit_dependencies.py $(AUDIT_ARGS)
+
+# Pinned, hash-checked dependencies (docs/security.md, "Supply chain"): requirements.lock is what
+# the image installs (with the build backend), requirements-dev.lock adds the dev and embedded
+# extras at the same versions. Pins are kept unless pyproject.toml needs otherwise;
+# `make lock LOCK_ARGS=--upgrade` moves everything to the newest allowed versions.
+PIP_COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet \
+	--generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+	$(LOCK_ARGS)
+
+lock: install
+	@$(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
+		{ echo "make lock resolves for its interpreter: use Python 3.11, the image's"; exit 1; }
+	$(PIP_COMPILE) --build-deps-for wheel -o requirements.lock pyproject.toml
+	$(PIP_COMPILE) --extra dev --extra embedded -c requirements.lock -o requirements-dev.lock \
+		pyproject.toml
 
 fmt: install
 	$(VENV)/bin/ruff check --fix .

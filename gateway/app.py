@@ -14,7 +14,7 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ASGIApp
 
@@ -46,8 +46,11 @@ from gateway.dependencies import (
     provide_uow,
 )
 from gateway.draining import drain_on_stop_signals
+from gateway.headers import security_headers
+from gateway.https import require_https
+from gateway.inputs import InputRequest, refuse_control_characters
 from gateway.middleware import request_context
-from gateway.openapi import document_problems
+from gateway.openapi import document_problems, swagger_plugin
 from gateway.problems import EXCEPTION_HANDLERS
 from gateway.rate_limits import RateLimiter, add_rate_limit_headers
 from gateway.state import GatewayState
@@ -60,6 +63,7 @@ from shared.queue.client import connect
 from shared.queue.relay import OutboxRelay
 
 API_PREFIX = "/api/v1"
+DOCS_PATH = f"{API_PREFIX}/docs"
 
 
 def _lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
@@ -100,8 +104,8 @@ def _openapi() -> OpenAPIConfig:
         description="Social-media posts in a specific author's voice, as asynchronous jobs.",
         # The docs router owns every path below its own, so it lives under /docs; the
         # contract's /api/v1/openapi.json is served by OperationsController.
-        path=f"{API_PREFIX}/docs",
-        render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin()],
+        path=DOCS_PATH,
+        render_plugins=[swagger_plugin(), JsonRenderPlugin()],
         components=Components(
             security_schemes={
                 "BearerAuth": SecurityScheme(
@@ -162,6 +166,9 @@ def create_litestar(settings: Settings) -> Litestar:
         if settings.allowed_origins
         else None,
         request_max_body_size=settings.max_body_bytes,
+        # Text input is NFC and free of control characters (gateway/inputs.py).
+        request_class=InputRequest,
+        before_request=refuse_control_characters,
         lifespan=[_lifespan(settings)],
         on_startup=[document_problems],
         before_send=[add_rate_limit_headers],
@@ -173,8 +180,17 @@ def create_litestar(settings: Settings) -> Litestar:
 
 
 def create_app(settings: Settings) -> ASGIApp:
-    """The served ASGI app: Litestar inside tracing, inside the request context."""
-    return request_context(instrument_asgi(create_litestar(settings)))
+    """The served ASGI app: Litestar inside tracing, HTTPS enforcement, security headers and the
+    request context (outermost, so every response has a request id and is measured)."""
+    app = require_https(instrument_asgi(create_litestar(settings)), settings)
+    return request_context(
+        security_headers(
+            app,
+            hsts=settings.is_production,
+            docs_path=DOCS_PATH,
+            private_prefix=f"{API_PREFIX}/auth/",
+        )
+    )
 
 
 def create_app_from_env() -> ASGIApp:

@@ -6,6 +6,7 @@ caller's rate limit, so one mechanism limits every route and reuses the one auth
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import AsyncGenerator
 from typing import Annotated, Any
@@ -149,8 +150,8 @@ def client_ip(peer: str, forwarded_for: str, trusted_proxies: tuple[str, ...]) -
     Proxies append the address they received from, so only the entries added by proxies we
     trust are reliable; anything further left was written by the client and may be forged.
     """
-    trusted = [ipaddress.ip_network(cidr) for cidr in trusted_proxies]
-    if not trusted or not _in(peer, trusted):
+    trusted = _networks(trusted_proxies)
+    if not _in(peer, trusted):
         return peer
     hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
     for hop in reversed(hops):
@@ -159,7 +160,17 @@ def client_ip(peer: str, forwarded_for: str, trusted_proxies: tuple[str, ...]) -
     return peer
 
 
-def _in(address: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+def from_trusted_proxy(peer: str, trusted_proxies: tuple[str, ...]) -> bool:
+    """Whether the connection's peer is one of ``TRUSTED_PROXIES``, whose headers we believe."""
+    return _in(peer, _networks(trusted_proxies))
+
+
+@functools.cache
+def _networks(cidrs: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(cidr) for cidr in cidrs)
+
+
+def _in(address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

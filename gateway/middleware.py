@@ -19,12 +19,6 @@ from shared.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
 REQUEST_ID_HEADER = b"x-request-id"
 # Clients choose the method string; bound the label set so metrics cardinality stays fixed.
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"x-frame-options", b"DENY"),
-    (b"cross-origin-resource-policy", b"same-origin"),
-)
 
 
 def _incoming_request_id(scope: Scope) -> str:
@@ -53,7 +47,6 @@ def request_context(app: ASGIApp) -> ASGIApp:
                 status_code = message["status"]
                 headers = list(message.get("headers", ()))
                 headers.append((REQUEST_ID_HEADER, request_id.encode()))
-                headers.extend(SECURITY_HEADERS)
                 message["headers"] = headers
             await send(message)
 

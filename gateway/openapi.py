@@ -8,6 +8,7 @@ rather than by annotating every handler.
 from __future__ import annotations
 
 from litestar import Litestar
+from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import (
     Components,
     OpenAPIHeader,
@@ -21,6 +22,11 @@ from litestar.openapi.spec.enums import OpenAPIType
 
 from gateway.problems import PROBLEM_MEDIA_TYPE
 from shared import errors
+
+# Swagger UI comes from the CDN Litestar defaults to, pinned here so that the docs page's
+# Content-Security-Policy (gateway/headers.py) admits exactly this origin.
+SWAGGER_CDN = "https://cdn.jsdelivr.net"
+_SWAGGER_UI = f"{SWAGGER_CDN}/npm/swagger-ui-dist@5.18.2"
 
 _STRING = Schema(type=OpenAPIType.STRING)
 PROBLEM_SCHEMA = Schema(
@@ -102,3 +108,13 @@ def document_problems(app: Litestar) -> None:
             operation.responses.pop("400", None)
             for error in _errors_for(operation, method, path):
                 operation.responses.setdefault(str(error.status), _problem(error))
+
+
+def swagger_plugin() -> SwaggerRenderPlugin:
+    """The interactive docs page, loading Swagger UI from :data:`SWAGGER_CDN` only."""
+    return SwaggerRenderPlugin(
+        path="/",
+        js_url=f"{_SWAGGER_UI}/swagger-ui-bundle.js",
+        css_url=f"{_SWAGGER_UI}/swagger-ui.css",
+        standalone_preset_js_url=f"{_SWAGGER_UI}/swagger-ui-standalone-preset.js",
+    )

@@ -80,6 +80,19 @@ def _body_problem(exc: HTTPException) -> str:
     return "request body is not valid JSON" if "JSON" in detail or "json" in detail else detail
 
 
+def problem(error: AppError, request_id: str | None) -> Problem:
+    """The problem+json body of ``error``."""
+    return Problem(
+        type=TYPE_BASE + error.code,
+        title=error.title,
+        status=error.status,
+        detail=error.detail,
+        code=error.code,
+        request_id=request_id,
+        errors=error.errors,
+    )
+
+
 def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     error = _translate(exc)
     if isinstance(error, errors.InternalError) and error is not exc:
@@ -89,17 +102,8 @@ def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Respons
     headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else {}
     if isinstance(error, errors.Unauthorized):
         headers["WWW-Authenticate"] = 'Bearer realm="ghostpen"'
-    body = Problem(
-        type=TYPE_BASE + error.code,
-        title=error.title,
-        status=error.status,
-        detail=error.detail,
-        code=error.code,
-        request_id=request.scope.get("state", {}).get("request_id"),
-        errors=error.errors,
-    )
     return Response(
-        content=body,
+        content=problem(error, request.scope.get("state", {}).get("request_id")),
         status_code=error.status,
         media_type=PROBLEM_MEDIA_TYPE,
         headers=headers,
@@ -107,4 +111,4 @@ def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Respons
 
 
 EXCEPTION_HANDLERS = {Exception: problem_response}
-__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_MEDIA_TYPE", "Problem", "problem_response"]
+__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_MEDIA_TYPE", "Problem", "problem", "problem_response"]

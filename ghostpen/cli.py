@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from shared.config import ConfigError, Settings, load_settings
+from shared.config import ConfigError, Settings, load_settings, weakness
 from shared.observability.logging import configure_logging
 from shared.observability.tracing import configure_tracing, shutdown_tracing
 
@@ -85,6 +85,11 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
         password = (
             getpass.getpass("Admin password: ") if sys.stdin.isatty() else sys.stdin.readline()
         ).rstrip("\n")
+        # GHOSTPEN_ADMIN_PASSWORD was checked with the rest of the configuration.
+        if settings.is_production and (problem := weakness(password)):
+            message = f"ghostpen: the password {problem}; choose a long random one"
+            print(message, file=sys.stderr)  # noqa: T201
+            return 2
     return asyncio.run(_create_admin(settings, args.email, password))
 
 

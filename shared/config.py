@@ -29,6 +29,15 @@ DEFAULT_SUBMIT_RATE_LIMITS = "user=60/minute,admin=600/minute"
 # Delay before each delivery attempt: immediately, then backing off for more than 24 h.
 DEFAULT_WEBHOOK_RETRY_SCHEDULE = "0,5s,5m,30m,2h,5h,10h,14h,20h,24h"
 RATE_PATTERN = re.compile(r"^(?P<count>\d+)/(?P<period>second|minute|hour|day)$")
+# Production refuses the secrets an attacker tries first: the CHANGE-ME placeholders of
+# deploy/k8s/secret.example.yaml, values made of default words and digits ("admin123",
+# "Password2024!"), and a few characters repeated ("xxxx...", "abababab...").
+PLACEHOLDER = re.compile(r"(?<![a-z])change[-_ ]?me(?![a-z])", re.IGNORECASE)
+DEFAULT_WORDS = re.compile(
+    r"(?:admin|administrator|password|passw0rd|ghostpen|root|secret|default|letmein|qwerty"
+    r"|welcome|changeme|test|\d)+"
+)
+MIN_DISTINCT_CHARACTERS = 8
 
 T = TypeVar("T")
 D = TypeVar("D")
@@ -351,6 +360,21 @@ def _key_set(value: str) -> tuple[SigningKey, ...]:
     return tuple(keys)
 
 
+def weakness(secret: str) -> str | None:
+    """Why ``secret`` is too guessable for production, or None."""
+    if PLACEHOLDER.search(secret):
+        return "is still a CHANGE-ME placeholder"
+    if DEFAULT_WORDS.fullmatch(re.sub(r"[^a-z0-9]", "", secret.lower())):
+        return "is made of default words and digits"
+    if len(set(secret)) < MIN_DISTINCT_CHARACTERS:
+        return f"has fewer than {MIN_DISTINCT_CHARACTERS} different characters"
+    return None
+
+
+def _url_password(url: str | None) -> str:
+    return unquote(urlsplit(url or "").password or "")
+
+
 def normalize_database_url(value: str) -> str:
     """Turn the usual Postgres URL forms into SQLAlchemy's ``postgresql+asyncpg`` form.
 
@@ -392,8 +416,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     database_url = read.required(
         "DATABASE_URL", normalize_database_url, "e.g. postgresql://user:pass@host:5432/ghostpen"
     )
+    database_read_url = read.get("DATABASE_READ_URL", normalize_database_url, None)
     redis_url = read.required("REDIS_URL", _redis_url, "e.g. redis://localhost:6379/0")
-    given_keys = read.get("JWT_KEYS", _key_set, ()) + read.get("JWT_SECRET", _single_key, ())
+    key_set = read.get("JWT_KEYS", _key_set, ())
+    single_key = read.get("JWT_SECRET", _single_key, ())
+    given_keys = key_set + single_key
     if production and not given_keys:
         read.problems.append("JWT_SECRET: required (at least 32 random characters)")
     jwt_keys = given_keys or _single_key(DEV_JWT_SECRET)
@@ -403,13 +430,31 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     origins = read.get("ALLOWED_ORIGINS", _origins, ())
     default_format: LogFormat = "console" if env == "development" else "json"
 
+    admin_password = read.raw("GHOSTPEN_ADMIN_PASSWORD")
+
     if production:
-        for key in given_keys:
-            if key.secret == DEV_JWT_SECRET or len(key.secret) < MIN_SECRET_LENGTH:
-                read.problems.append(
-                    f"JWT_SECRET: key {key.kid!r} is the default or shorter than "
-                    f"{MIN_SECRET_LENGTH} characters; production needs a long random secret"
-                )
+        for name, keys in (("JWT_KEYS", key_set), ("JWT_SECRET", single_key)):
+            for key in keys:
+                problem = weakness(key.secret)
+                if key.secret == DEV_JWT_SECRET or len(key.secret) < MIN_SECRET_LENGTH:
+                    problem = f"is the default or shorter than {MIN_SECRET_LENGTH} characters"
+                if problem:
+                    read.problems.append(
+                        f"{name}: key {key.kid!r} {problem}; production needs a long random secret"
+                    )
+        placeholders = {
+            "DATABASE_URL": [_url_password(database_url)],
+            "DATABASE_READ_URL": [_url_password(database_read_url)],
+            "REDIS_URL": [_url_password(redis_url)],
+            "OPENAI_API_KEYS": openai_keys,
+        }
+        for name, values in placeholders.items():
+            if any(PLACEHOLDER.search(value) for value in values):
+                read.problems.append(f"{name}: still holds a CHANGE-ME placeholder")
+        if admin_password and (problem := weakness(admin_password)):
+            read.problems.append(
+                f"GHOSTPEN_ADMIN_PASSWORD: {problem}; choose a long random password"
+            )
         if "*" in origins:
             read.problems.append("ALLOWED_ORIGINS: wildcard '*' is refused in production")
         if not openai_keys:
@@ -422,7 +467,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     settings_kwargs: dict[str, Any] = {
         "env": env,
         "database_url": database_url,
-        "database_read_url": read.get("DATABASE_READ_URL", normalize_database_url, None),
+        "database_read_url": database_read_url,
         "db_pool_size": read.get("DB_POOL_SIZE", _positive_int, 20),
         "db_max_overflow": read.get("DB_MAX_OVERFLOW", _non_negative_int, 0),
         "db_pool_timeout": read.get("DB_POOL_TIMEOUT", _positive_float, 0.8),
@@ -476,7 +521,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "LOG_LEVEL", _choice("trace", "debug", "info", "warning", "error"), "info"
         ).upper(),
         "log_format": read.get("LOG_FORMAT", _choice("json", "console"), default_format),
-        "admin_password": read.raw("GHOSTPEN_ADMIN_PASSWORD"),
+        "admin_password": admin_password,
     }
     if read.problems:
         raise ConfigError(read.problems)

@@ -42,6 +42,10 @@ class ValidationFailed(AppError):
     status, code, title = 422, "validation_error", "Request is not valid"
 
 
+class HttpsRequired(AppError):
+    status, code, title = 400, "https_required", "HTTPS is required"
+
+
 class PayloadTooLarge(AppError):
     status, code, title = 413, "payload_too_large", "Request body is too large"
 

@@ -31,6 +31,9 @@ def create_engine(settings: Settings, url: str, *, application_name: str) -> Asy
         pool_timeout=settings.db_pool_timeout,
         pool_pre_ping=settings.db_pool_pre_ping,
         pool_recycle=1800,
+        # Errors carry the statement, not its values: those include password hashes, webhook
+        # secrets and users' text, and an error's message ends up in a logged traceback.
+        hide_parameters=True,
         connect_args={
             "timeout": settings.db_pool_timeout,
             "server_settings": {

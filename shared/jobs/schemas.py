@@ -7,24 +7,24 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 
+from shared.profiles.schemas import Language
 from shared.style import Platform
+from shared.text import MULTILINE
 
 if TYPE_CHECKING:
     from shared.jobs.models import Job
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "canceled"]
-Topic = Annotated[str, msgspec.Meta(min_length=1, max_length=2_000)]
+Topic = Annotated[str, msgspec.Meta(min_length=1, max_length=2_000), MULTILINE]
 WebhookUrl = Annotated[str, msgspec.Meta(max_length=2_048, pattern=r"^https?://[^\s]+$")]
 MetadataKey = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-MetadataValue = Annotated[str, msgspec.Meta(max_length=500)] | int | float | bool | None
+MetadataValue = Annotated[str, msgspec.Meta(max_length=500), MULTILINE] | int | float | bool | None
 Metadata = Annotated[dict[MetadataKey, MetadataValue], msgspec.Meta(max_length=50)]
 MAX_WAIT_SECONDS = 60
 
 
 class JobOptions(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    language: Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")] | None = (
-        None
-    )
+    language: Language | None = None
     target_length: Annotated[int, msgspec.Meta(ge=20, le=63_206)] | None = None
     model: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
     temperature: Annotated[float, msgspec.Meta(ge=0, le=2)] | None = None

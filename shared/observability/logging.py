@@ -88,6 +88,7 @@ _TOKENS = re.compile(
     r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"  # JWT
     r"|\bsk-[A-Za-z0-9_-]{8,}"  # OpenAI-style key
     r"|\bgp_[A-Za-z0-9_-]{20,}"  # GhostPen API key
+    r"|\bwhsec_[A-Za-z0-9+/=_-]{16,}"  # webhook signing secret (Standard Webhooks)
 )
 # Repetition bounds keep these linear on hostile input (a megabyte of "key_key_..." or "a.a.a...").
 _URL_PASSWORD = re.compile(
@@ -133,8 +134,8 @@ def mask(value: object) -> object:
     """Return a JSON-ready copy of `value` with secrets replaced by "***".
 
     Mappings have the values of sensitive keys masked (at any depth); strings have bearer tokens,
-    JWTs, API keys, `password=...` pairs and URL passwords masked. Objects of other types are
-    rendered with `str()` first, since their text is what would reach the output.
+    JWTs, API keys, webhook secrets, `password=...` pairs and URL passwords masked. Objects of
+    other types are rendered with `str()` first, since their text is what would reach the output.
     """
     if isinstance(value, str):
         return _mask_text(value)

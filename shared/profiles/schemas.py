@@ -8,12 +8,13 @@ from typing import Annotated, Any
 import msgspec
 
 from shared.style import Platform
+from shared.text import MULTILINE
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Language = Annotated[
     str, msgspec.Meta(min_length=2, max_length=16, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 ]
-SampleText = Annotated[str, msgspec.Meta(min_length=1, max_length=20_000)]
+SampleText = Annotated[str, msgspec.Meta(min_length=1, max_length=20_000), MULTILINE]
 MAX_SAMPLES = 200
 
 
@@ -48,7 +49,7 @@ class ProfileOut(msgspec.Struct):
 
 
 class ScoreIn(msgspec.Struct, forbid_unknown_fields=True):
-    text: Annotated[str, msgspec.Meta(min_length=1, max_length=70_000)]
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=70_000), MULTILINE]
     platform: Platform | None = None
 
 

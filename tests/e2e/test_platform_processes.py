@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, TEST_JWT_SECRET, TEST_MODEL_KEYS
 from tests.factories import ENGLISH_SAMPLES
 from tests.fakes.openai_server import FakeOpenAI
 from tests.support.processes import GHOSTPEN, Platform, run_platform
@@ -126,3 +126,24 @@ def test_bad_configuration_fails_with_one_line_per_problem() -> None:
     assert "Traceback" not in stderr
     for name in ("DATABASE_URL", "LOG_FORMAT", "JWT_SECRET", "OPENAI_API_KEYS"):
         assert sum(line.strip().startswith(f"{name}:") for line in stderr.splitlines()) == 1
+
+
+def test_create_admin_refuses_a_guessable_password_in_production() -> None:
+    env = {
+        "PATH": os.environ["PATH"],
+        "GHOSTPEN_ENV": "production",
+        "DATABASE_URL": "postgresql://ghostpen@127.0.0.1:5432/ghostpen",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "JWT_SECRET": TEST_JWT_SECRET,
+        "OPENAI_API_KEYS": ",".join(TEST_MODEL_KEYS),
+    }
+    result = subprocess.run(
+        [*GHOSTPEN, "create-admin", "--email", "root@example.com"],
+        env=env,
+        input=b"Admin2024!\n",
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "the password is made of default words and digits" in result.stderr.decode()

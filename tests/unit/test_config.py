@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,7 +14,14 @@ BASE = {
     "DATABASE_URL": "postgresql://ghostpen:pw@db.internal:5432/ghostpen",
     "REDIS_URL": "redis://cache:6379/0",
 }
-STRONG = "s" * 48
+STRONG = hashlib.sha256(b"a strong secret").hexdigest()[:48]
+PRODUCTION = {**BASE, "GHOSTPEN_ENV": "production", "JWT_SECRET": STRONG, "OPENAI_API_KEYS": "sk-a"}
+
+
+def example_value(name: str) -> str:
+    """The value .env.example gives ``name``."""
+    lines = (Path(__file__).resolve().parents[2] / ".env.example").read_text().splitlines()
+    return next(line.partition("=")[2] for line in lines if line.startswith(f"{name}="))
 
 
 def problems(environ: dict[str, str]) -> list[str]:
@@ -74,6 +82,55 @@ def test_production_refuses_short_secret() -> None:
     assert any("shorter than 32" in problem for problem in found)
 
 
+def test_production_refuses_the_example_secrets_placeholders() -> None:
+    """Every CHANGE-ME of deploy/k8s/secret.example.yaml, applied unedited, is refused."""
+    found = problems(
+        {
+            **PRODUCTION,
+            "DATABASE_URL": "postgresql://ghostpen:CHANGE-ME-db-password@db:5432/ghostpen",
+            "DATABASE_READ_URL": "postgresql://ghostpen:change_me@replica:5432/ghostpen",
+            "REDIS_URL": "redis://:CHANGE-ME-redis-password@redis:6379/0",
+            "JWT_KEYS": f"new:CHANGE-ME-{STRONG}",
+            "OPENAI_API_KEYS": "CHANGE-ME-sk-key-1,CHANGE-ME-sk-key-2",
+        }
+    )
+    assert [problem.split(":")[0] for problem in found] == [
+        "JWT_KEYS",
+        "DATABASE_URL",
+        "DATABASE_READ_URL",
+        "REDIS_URL",
+        "OPENAI_API_KEYS",
+    ]
+    assert all("CHANGE-ME placeholder" in problem for problem in found)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("JWT_SECRET", example_value("JWT_SECRET")),
+        ("JWT_KEYS", f"old:{STRONG},new:{'x' * 40}"),
+        ("JWT_KEYS", f"new:{'ab' * 20}"),
+        ("JWT_SECRET", "password" * 4 + "2024"),
+        ("JWT_SECRET", "Secret-Secret-Secret-Secret-123!"),
+        ("GHOSTPEN_ADMIN_PASSWORD", "admin password 123"),
+        ("GHOSTPEN_ADMIN_PASSWORD", "Password2024!"),
+        ("GHOSTPEN_ADMIN_PASSWORD", "changeme123"),
+        ("GHOSTPEN_ADMIN_PASSWORD", "zzzzzzzzzzzz"),
+    ],
+)
+def test_production_refuses_guessable_secrets(variable: str, value: str) -> None:
+    found = problems({**PRODUCTION, variable: value})
+    assert len(found) == 1
+    assert found[0].startswith(f"{variable}:")
+
+
+def test_guessable_secrets_are_accepted_outside_production() -> None:
+    settings = load_settings(
+        {**BASE, "JWT_SECRET": "x" * 40, "GHOSTPEN_ADMIN_PASSWORD": "admin password 123"}
+    )
+    assert settings.admin_password == "admin password 123"
+
+
 def test_production_accepts_a_strong_setup() -> None:
     settings = load_settings(
         {
@@ -82,6 +139,7 @@ def test_production_accepts_a_strong_setup() -> None:
             "JWT_SECRET": STRONG,
             "OPENAI_API_KEYS": "sk-a,sk-b",
             "ALLOWED_ORIGINS": "https://app.example.com",
+            "GHOSTPEN_ADMIN_PASSWORD": "correct horse battery staple",
         }
     )
     assert settings.is_production

@@ -18,10 +18,12 @@ from shared.observability import (
     new_request_id,
     valid_request_id,
 )
+from shared.webhooks.signing import new_secret
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTEifQ.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
 OPENAI_KEY = "sk-proj-4f9Qm2Lx7Rt1Vb8Nc3Zs"
 GHOSTPEN_KEY = "gp_Zx81KqLm02NvTr5YwPb7Hc4s"
+WEBHOOK_SECRET = new_secret()
 
 
 @pytest.fixture
@@ -162,6 +164,11 @@ def test_console_format_is_readable_with_fields() -> None:
             lambda: logger.info("apikey.used", note=f"prefix {GHOSTPEN_KEY}"),
             GHOSTPEN_KEY,
             id="gp",
+        ),
+        pytest.param(
+            lambda: logger.info(f"webhook.signing with {WEBHOOK_SECRET}"),
+            WEBHOOK_SECRET,
+            id="whsec",
         ),
         pytest.param(
             lambda: logger.info("db.connect", dsn="postgresql+asyncpg://ghost:pg-s3cret@db/app"),
