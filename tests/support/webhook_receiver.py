@@ -53,6 +53,11 @@ class WebhookReceiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", "0"))
                 body = self.rfile.read(length)
+                if len(body) < length:
+                    # The sender went away mid-request (a worker SIGKILLed while delivering):
+                    # nothing was delivered, and there is nobody left to answer.
+                    self.close_connection = True
+                    return
                 headers = {key.lower(): value for key, value in self.headers.items()}
                 self.send_response(receiver._answer(self.path, headers, body))
                 self.send_header("content-length", "0")
