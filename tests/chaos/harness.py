@@ -432,6 +432,15 @@ class ChaosRun:
 
         await self._seconds_until(settled, since=time.monotonic(), within=self.plan.settle)
 
+    async def _fetch_surely(self, sql: str) -> list[asyncpg.Record]:
+        """Rows for the verdict: a pooled connection broken by the last outage is retried."""
+        for _ in range(20):
+            rows = await self._fetch(sql)
+            if rows is not None:
+                return rows
+            await asyncio.sleep(0.5)
+        raise AssertionError(f"Postgres did not answer the verdict's query: {sql}")
+
     async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record] | None:
         """Rows, or None while Postgres is down: the run's own probes must ride out outages."""
         assert self.pool is not None
@@ -450,18 +459,15 @@ class ChaosRun:
 
     async def check(self) -> list[str]:
         """Every broken promise, one line each; also fills in the outcome figures."""
-        jobs = await self._fetch(
+        jobs = await self._fetch_surely(
             "SELECT j.id, j.status, j.error_code, j.attempts, j.batch_id,"
             " (SELECT count(*) FROM usage_ledger l WHERE l.job_id = j.id) AS ledger_rows"
             " FROM jobs j"
         )
-        batches = await self._fetch("SELECT id, status, total, pending FROM batches")
-        deliveries = await self._fetch(
+        batches = await self._fetch_surely("SELECT id, status, total, pending FROM batches")
+        deliveries = await self._fetch_surely(
             "SELECT status, count(*) AS n FROM webhook_deliveries GROUP BY status"
         )
-        assert jobs is not None, "Postgres is not answering"
-        assert batches is not None
-        assert deliveries is not None
         self.figures.single_jobs, self.figures.batches = len(self.job_ids), len(self.batch_ids)
         self._count_faults()
         received = self._received()
