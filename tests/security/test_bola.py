@@ -8,6 +8,7 @@ to create that kind of resource, so a new endpoint cannot skip the check.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from typing import Any
@@ -117,7 +118,18 @@ async def test_every_id_path_hides_another_users_resources(
         return re.sub(r"\{(\w+)\}", lambda match: ids[match.group(1)], path)
 
     readable = [path for method, path in operations if method == "get"]
-    before = {path: (await api.get(url(path), headers=owner.headers)).json() for path in readable}
+
+    async def snapshot() -> dict[str, Any]:
+        return {path: (await api.get(url(path), headers=owner.headers)).json() for path in readable}
+
+    # A's job runs and its webhook is tried meanwhile: compare from the moment A's resources
+    # stopped moving by themselves (a CI run caught a delivery attempt between two reads).
+    before = await snapshot()
+    for _ in range(40):
+        await asyncio.sleep(0.5)
+        settled, before = before, await snapshot()
+        if settled == before:
+            break
     # Deletes last: a broken check would otherwise hide what the earlier calls did.
     for method, path in sorted(operations, key=lambda operation: operation[0] == "delete"):
         operation = document["paths"][path][method]
@@ -131,7 +143,6 @@ async def test_every_id_path_hides_another_users_resources(
         assert marker not in response.text
 
     # Nothing of A's changed, and A's own credentials still work.
-    after = {path: (await api.get(url(path), headers=owner.headers)).json() for path in readable}
-    assert after == before
+    assert await snapshot() == before
     assert (await api.get(f"{API}/api-keys", headers=owner.headers)).json()["data"]
     assert (await api.get(f"{API}/sessions", headers=owner.headers)).status_code == 200
