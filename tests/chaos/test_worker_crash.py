@@ -17,10 +17,9 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import PASSWORD
 from tests.factories import ENGLISH_SAMPLES
 from tests.fakes.openai_server import FakeOpenAI
-from tests.support.processes import Platform, run_platform
+from tests.support.processes import Platform, run_platform, sign_up
 
 pytestmark = pytest.mark.e2e
 LEASE_SECONDS = 3
@@ -55,10 +54,7 @@ def test_a_killed_workers_job_is_finished_by_another_worker(
     platform: Platform, fake_openai: FakeOpenAI
 ) -> None:
     with httpx.Client(base_url=f"{platform.base_url}/api/v1", timeout=60) as api:
-        email = "crash@example.com"
-        assert api.post("/auth/register", json={"email": email, "password": PASSWORD}).is_success
-        token = api.post("/auth/login", json={"email": email, "password": PASSWORD}).json()
-        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        headers = sign_up(api, "crash@example.com")
         profile = api.post(
             "/profiles", json={"name": "Ada", "samples": ENGLISH_SAMPLES}, headers=headers
         ).json()

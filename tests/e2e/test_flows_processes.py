@@ -15,10 +15,9 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from shared.clock import utcnow
-from tests.conftest import PASSWORD
 from tests.factories import ENGLISH_SAMPLES
 from tests.fakes.openai_server import FakeOpenAI
-from tests.support.processes import Platform, run_platform
+from tests.support.processes import Platform, run_platform, sign_up
 from tests.support.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
@@ -49,15 +48,6 @@ def _wait_until(condition: object, seconds: float = 30) -> None:
     raise AssertionError("condition not met in time")
 
 
-def _sign_in(api: httpx.Client) -> dict[str, str]:
-    email = "flows@example.com"
-    assert (
-        api.post("/auth/register", json={"email": email, "password": PASSWORD}).status_code == 201
-    )
-    token = api.post("/auth/login", json={"email": email, "password": PASSWORD}).json()
-    return {"Authorization": f"Bearer {token['access_token']}"}
-
-
 def test_batch_schedule_and_webhooks_across_two_gateways_and_two_workers(
     platform: Platform, receiver: WebhookReceiver
 ) -> None:
@@ -65,7 +55,7 @@ def test_batch_schedule_and_webhooks_across_two_gateways_and_two_workers(
         httpx.Client(base_url=f"{url}/api/v1", timeout=70) for url in platform.gateway_urls
     )
     with first, second:
-        headers = _sign_in(first)
+        headers = sign_up(first, "flows@example.com")
         profile = first.post(
             "/profiles", json={"name": "Ada", "samples": ENGLISH_SAMPLES}, headers=headers
         ).json()

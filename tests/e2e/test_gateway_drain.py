@@ -16,10 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import PASSWORD
 from tests.factories import ENGLISH_SAMPLES
 from tests.fakes.openai_server import FakeOpenAI
-from tests.support.processes import Fleet, Platform, run_platform
+from tests.support.processes import Fleet, Platform, run_platform, sign_up
 
 pytestmark = pytest.mark.e2e
 # Not a timing test: the polls must answer long before their 60 s wait would, and before
@@ -60,10 +59,7 @@ def test_sigterm_answers_pending_long_polls_and_exits_cleanly(
 ) -> None:
     process, base_url = gateway
     with httpx.Client(base_url=f"{base_url}/api/v1", timeout=30) as api:
-        email = "drain@example.com"
-        assert api.post("/auth/register", json={"email": email, "password": PASSWORD}).is_success
-        token = api.post("/auth/login", json={"email": email, "password": PASSWORD}).json()
-        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        headers = sign_up(api, "drain@example.com")
         profile = api.post(
             "/profiles", json={"name": "Ada", "samples": ENGLISH_SAMPLES}, headers=headers
         ).json()

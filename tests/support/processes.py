@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from ghostpen.embedded import free_port
-from tests.conftest import base_env
+from tests.conftest import PASSWORD, base_env
 from tests.fakes.openai_server import FakeOpenAI
 from tests.support.services import (
     claim_redis_db,
@@ -150,3 +150,11 @@ def run_platform(
         fleet.stop()
         release()
         drop()
+
+
+def sign_up(api: httpx.Client, email: str) -> dict[str, str]:
+    """Register ``email`` on a running platform, sign in, return the bearer headers."""
+    registered = api.post("/auth/register", json={"email": email, "password": PASSWORD})
+    assert registered.status_code == 201, registered.text
+    tokens = api.post("/auth/login", json={"email": email, "password": PASSWORD}).json()
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
