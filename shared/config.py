@@ -38,6 +38,10 @@ DEFAULT_WORDS = re.compile(
     r"|welcome|changeme|test|\d)+"
 )
 MIN_DISTINCT_CHARACTERS = 8
+# Audit events are pruned after AUDIT_RETENTION: over a year by default, so a yearly review
+# still sees its whole year; never under a month, so an incident is found before its trail.
+DEFAULT_AUDIT_RETENTION = "400d"
+MIN_AUDIT_RETENTION = "30d"
 
 T = TypeVar("T")
 D = TypeVar("D")
@@ -117,6 +121,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_retry_schedule: tuple[float, ...]
     webhook_secret_grace: int
     idempotency_ttl: int
+    audit_retention: int
     schedule_misfire_grace: int
     max_body_bytes: int
     job_max_attempts: int
@@ -227,6 +232,19 @@ def _duration(value: str) -> int:
     if seconds <= 0:
         raise ValueError("must be greater than 0")
     return seconds
+
+
+def _duration_at_least(minimum: str) -> Callable[[str], int]:
+    """A duration no shorter than ``minimum`` (itself written as a duration)."""
+    floor = _duration(minimum)
+
+    def parse(value: str) -> int:
+        seconds = _duration(value)
+        if seconds < floor:
+            raise ValueError(f"must be at least {minimum}, got {value!r}")
+        return seconds
+
+    return parse
 
 
 def _delays(value: str) -> tuple[float, ...]:
@@ -508,6 +526,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         "webhook_secret_grace": read.get("WEBHOOK_SECRET_GRACE", _duration, 86400),
         "idempotency_ttl": read.get("IDEMPOTENCY_TTL", _duration, 86400),
+        "audit_retention": read.get(
+            "AUDIT_RETENTION",
+            _duration_at_least(MIN_AUDIT_RETENTION),
+            _duration(DEFAULT_AUDIT_RETENTION),
+        ),
         "schedule_misfire_grace": read.get("SCHEDULE_MISFIRE_GRACE", _duration, 300),
         "max_body_bytes": read.get("MAX_BODY_BYTES", _positive_int, 1024 * 1024),
         "job_max_attempts": read.get("JOB_MAX_ATTEMPTS", _positive_int, 5),

@@ -20,6 +20,7 @@ from shared.queue import heartbeat, serializer
 from shared.queue.client import QUEUE_NAME, connect
 from shared.queue.relay import OutboxRelay
 from shared.queue.tasks import (
+    AUDIT_PRUNE,
     GENERATION_RUN,
     IDEMPOTENCY_PURGE,
     JOBS_RECOVER,
@@ -29,7 +30,7 @@ from shared.queue.tasks import (
     WEBHOOKS_SWEEP,
 )
 from workers.context import WorkerDeps, deps_of
-from workers.maintenance import idempotency_purge
+from workers.maintenance import audit_prune, idempotency_purge
 from workers.providers import worker_provider
 from workers.tasks import (
     generation_run,
@@ -210,6 +211,9 @@ def create_worker(
                 unique=True,
                 timeout=300,
             ),
+            # Hourly, so each pass is a small slice; a pass cut off by its timeout leaves its
+            # committed batches done and the next pass carries on.
+            cron(audit_prune, name=AUDIT_PRUNE, minute=47, second=0, unique=True, timeout=300),
         ],
         redis_pool=connect(settings.redis_url),
         queue_name=QUEUE_NAME,

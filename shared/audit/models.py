@@ -23,6 +23,8 @@ class AuditEvent(Base):
         Index(None, "actor_user_id", "id"),
         Index(None, "target_user_id", "id"),
         Index(None, "action", "id"),
+        # Pruning deletes by age, a bounded batch at a time.
+        Index(None, "created_at"),
     )
 
     id: Mapped[str] = id_column()

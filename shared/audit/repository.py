@@ -1,11 +1,12 @@
-"""All SQL of the audit log: append an event, list events for admins."""
+"""All SQL of the audit log: append an event, list events for admins, prune old ones."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.audit.models import AuditEvent
@@ -56,3 +57,10 @@ async def list_events(
     if after_id is not None:
         query = query.where(AuditEvent.id < after_id)
     return (await session.scalars(query)).all()
+
+
+async def delete_before(session: AsyncSession, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` events created before ``before``; return how many went."""
+    old = select(AuditEvent.id).where(AuditEvent.created_at < before).limit(limit)
+    result = await session.execute(delete(AuditEvent).where(AuditEvent.id.in_(old)))
+    return int(result.rowcount)  # type: ignore[attr-defined]

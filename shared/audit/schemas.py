@@ -16,11 +16,13 @@ AuditAction = Literal[
     "auth.login_locked",
     "auth.refresh_reused",
     "auth.password_changed",
+    "auth.logout",
     "auth.logout_all",
     "session.revoked",
     "api_key.created",
     "api_key.revoked",
     "admin.user_updated",
+    "admin.created",
 ]
 
 

@@ -3,11 +3,13 @@
 :func:`record` writes into the session it is given: the request's own, so an event commits
 or rolls back with the action it describes, or one of its own (``UnitOfWork.abandon``) for
 events of requests that end in an error, such as a failed login. ``details`` is small and
-never holds a password, token or key.
+never holds a password, token or key. Events older than ``AUDIT_RETENTION`` are pruned by the
+workers (``audit.prune``).
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.audit import repository
 from shared.audit.models import AuditEvent
 from shared.audit.schemas import AuditAction, AuditEventOut, ClientInfo
+from shared.clock import utcnow
 from shared.pagination import Page, decode_cursor, page_of
+
+# Rows per DELETE: each batch is its own short transaction, so a large backlog never holds
+# row locks or a connection for long.
+PRUNE_BATCH = 5_000
 
 
 async def record(
@@ -62,6 +69,13 @@ async def list_events(
         limit=limit + 1,
     )
     return page_of([_out(row) for row in rows], limit, "id")
+
+
+async def prune(session: AsyncSession, retention_seconds: int, limit: int) -> int:
+    """Delete up to ``limit`` events older than the retention; return how many went (commit
+    per batch)."""
+    before = utcnow() - timedelta(seconds=retention_seconds)
+    return await repository.delete_before(session, before, limit)
 
 
 def _out(event: AuditEvent) -> AuditEventOut:

@@ -250,12 +250,14 @@ async def touch_session(session: AsyncSession, session_id: str, now: datetime) -
 
 async def revoke_family(
     session: AsyncSession, session_id: str, *, reason: RevokeReason, now: datetime
-) -> None:
-    """Revoke one session; an already revoked one keeps its first time and reason."""
-    await session.execute(
+) -> str | None:
+    """Revoke one session; return its user's id, or None if it was already revoked (which
+    keeps its first time and reason)."""
+    return await session.scalar(
         update(AuthSession)
         .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
         .values(revoked_at=now, revoke_reason=reason)
+        .returning(AuthSession.user_id)
     )
 
 

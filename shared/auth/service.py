@@ -147,16 +147,26 @@ async def refresh(
     )
 
 
-async def logout(uow: UnitOfWork, data: LogoutIn) -> None:
+async def logout(uow: UnitOfWork, data: LogoutIn, *, client: ClientInfo) -> None:
     """Revoke the session the refresh token belongs to; unknown or revoked ones are a no-op.
 
-    Holding the token is the proof of ownership, so no access token is needed.
+    Holding the token is the proof of ownership, so no access token is needed. Only a session
+    actually ended is audited: a no-op records nothing, like any request that changes nothing.
     """
-    family_id = await repository.find_token_family(
-        uow.session, tokens.hash_secret(data.refresh_token)
-    )
-    if family_id is not None:
-        await repository.revoke_family(uow.session, family_id, reason="logout", now=utcnow())
+    session = uow.session
+    family_id = await repository.find_token_family(session, tokens.hash_secret(data.refresh_token))
+    if family_id is None:
+        return
+    user_id = await repository.revoke_family(session, family_id, reason="logout", now=utcnow())
+    if user_id is not None:
+        await audit.record(
+            session,
+            "auth.logout",
+            client,
+            actor_user_id=user_id,
+            target_user_id=user_id,
+            details={"session_id": family_id},
+        )
 
 
 async def logout_all(uow: UnitOfWork, principal: Principal, *, client: ClientInfo) -> None:
@@ -314,12 +324,16 @@ async def revoke_session(
     await _record_own(uow, principal, "session.revoked", client, {"session_id": session_id})
 
 
-async def create_admin(uow: UnitOfWork, settings: Settings, email: str, password: str) -> UserOut:
+async def create_admin(
+    uow: UnitOfWork, settings: Settings, email: str, password: str, *, client: ClientInfo
+) -> UserOut:
     """Create an admin, or promote an existing account and set its password (CLI).
 
     The password is set either way so the operator knows the admin's credentials; an
-    existing account's sessions are revoked, as after any password change. ``settings`` is
-    taken like every other entry point's, though no setting changes the outcome today.
+    existing account's sessions are revoked, as after any password change. Audited with no
+    actor (whoever runs the command holds the database credentials, not an account).
+    ``settings`` is taken like every other entry point's, though no setting changes the
+    outcome today.
 
     Raises:
         ValidationFailed: the email or password is not acceptable.
@@ -337,14 +351,27 @@ async def create_admin(uow: UnitOfWork, settings: Settings, email: str, password
     session = uow.session
     password_hash = await passwords.hash_password_async(password)
     user = await repository.get_user_by_email(session, address)
+    details: dict[str, Any]
     if user is None:
         user = await repository.add_user(
             session, email=address, password_hash=password_hash, display_name=None, role="admin"
         )
-        return _user_out(user)
-    await repository.set_role(session, user.id, "admin")
-    await repository.set_password_hash(session, user.id, password_hash)
-    await repository.revoke_user_sessions(session, user.id, reason="password_reset", now=utcnow())
+        details = {"created": True}
+    else:
+        details = {"created": False, "previous_role": user.role}
+        await repository.set_role(session, user.id, "admin")
+        await repository.set_password_hash(session, user.id, password_hash)
+        await repository.revoke_user_sessions(
+            session, user.id, reason="password_reset", now=utcnow()
+        )
+    await audit.record(
+        session,
+        "admin.created",
+        client,
+        actor_user_id=None,
+        target_user_id=user.id,
+        details=details,
+    )
     return _user_out(user)
 
 

@@ -14,6 +14,7 @@ WEBHOOK_DELIVER = "webhook.deliver"
 WEBHOOKS_SWEEP = "webhooks.sweep"
 SCHEDULES_FIRE = "schedules.fire"
 IDEMPOTENCY_PURGE = "idempotency.purge"
+AUDIT_PRUNE = "audit.prune"
 JOBS_RECOVER = "jobs.recover"
 
 

@@ -225,3 +225,14 @@ def test_login_lockout_settings_default_and_validate() -> None:
         "LOGIN_MAX_FAILURES_PER_ACCOUNT",
         "LOGIN_LOCK_SECONDS",
     ]
+
+
+def test_audit_retention_defaults_to_400_days_and_refuses_under_30() -> None:
+    assert load_settings(BASE).audit_retention == 400 * 86400
+    assert load_settings({**BASE, "AUDIT_RETENTION": "30d"}).audit_retention == 30 * 86400
+    assert load_settings({**BASE, "AUDIT_RETENTION": "2000h"}).audit_retention == 2000 * 3600
+    assert problems({**BASE, "AUDIT_RETENTION": "29d"}) == [
+        "AUDIT_RETENTION: must be at least 30d, got '29d'"
+    ]
+    [unreadable] = problems({**BASE, "AUDIT_RETENTION": "1y"})
+    assert unreadable.startswith("AUDIT_RETENTION: expected seconds or a duration")

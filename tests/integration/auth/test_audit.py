@@ -1,8 +1,11 @@
-"""The security audit log over real HTTP: each audited action writes exactly its row (who, to
-whom, from where), failed requests keep theirs, secrets never reach it, and admins list it."""
+"""The security audit log over real HTTP and from ``ghostpen create-admin``: each audited
+action writes exactly its row (who, to whom, from where), failed requests keep theirs, secrets
+never reach it, and admins list it."""
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
 import uuid
 from typing import Any
 
@@ -13,7 +16,9 @@ from sqlalchemy import text
 
 from shared.db.engine import Database
 from tests.conftest import PASSWORD, TestUser
+from tests.fakes.openai_server import FakeOpenAI
 from tests.support.admin import make_admin, problem
+from tests.support.processes import GHOSTPEN, platform_env
 
 API = "/api/v1"
 AUDIT = f"{API}/admin/audit"
@@ -177,6 +182,30 @@ async def test_credential_changes_are_audited_once_each(
     assert_row(rows[5], **mine, details={})
 
 
+async def test_logout_is_audited_once_for_the_session_it_ends(
+    api: httpx.AsyncClient, make_user: Any, db: Database
+) -> None:
+    user = await make_user()
+    logout = {"refresh_token": user.refresh_token}
+    assert (await api.post(f"{API}/auth/logout", json=logout, headers=HEADERS)).status_code == 204
+    [row] = await audited(db)
+    assert row["action"] == "auth.logout"
+    assert_row(
+        row,
+        actor=user.user_id,
+        target=user.user_id,
+        details={"session_id": session_id(user.access_token)},
+    )
+
+    # Nothing more was ended: the same token again, and a token nobody was given.
+    again = await api.post(f"{API}/auth/logout", json=logout, headers=HEADERS)
+    unknown = await api.post(
+        f"{API}/auth/logout", json={"refresh_token": "never-issued"}, headers=HEADERS
+    )
+    assert (again.status_code, unknown.status_code) == (204, 204)
+    assert len(await audited(db)) == 1
+
+
 async def test_refused_changes_are_not_audited(
     api: httpx.AsyncClient, make_user: Any, db: Database
 ) -> None:
@@ -277,6 +306,62 @@ async def test_no_password_token_or_key_reaches_the_log(
         key["key"],
     ]:
         assert secret not in log
+
+
+# ghostpen create-admin
+
+
+async def create_admin(
+    env: dict[str, str], address: str, password: str
+) -> subprocess.CompletedProcess[bytes]:
+    """Run the command as an operator would, the password on standard input."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        [*GHOSTPEN, "create-admin", "--email", address],
+        env=env,
+        input=f"{password}\n".encode(),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_create_admin_is_audited_without_an_actor_or_the_password(
+    make_user: Any,
+    db: Database,
+    fake_openai: FakeOpenAI,
+    database_url: str,
+    redis_url: str,
+) -> None:
+    env = platform_env(fake_openai, database_url, redis_url)
+    user = await make_user()
+    new_address, new_password = email(), "first admin passphrase 1"  # pragma: allowlist secret
+    promoted_password = "promoted admin passphrase 2"  # pragma: allowlist secret
+
+    created = await create_admin(env, new_address, new_password)
+    promoted = await create_admin(env, user.email, promoted_password)
+    refused = await create_admin(env, email(), "short")
+    assert (created.returncode, promoted.returncode, refused.returncode) == (0, 0, 2)
+    for run, password in ((created, new_password), (promoted, promoted_password)):
+        assert password.encode() not in run.stdout + run.stderr
+
+    async with db.engine.connect() as connection:
+        new_id = (
+            await connection.execute(
+                text("SELECT id FROM users WHERE email = :email"), {"email": new_address}
+            )
+        ).scalar_one()
+        result = await connection.execute(
+            text("SELECT * FROM audit_events WHERE action = 'admin.created' ORDER BY id")
+        )
+        rows = [dict(row) for row in result.mappings()]
+    assert [(row["target_user_id"], row["details"]) for row in rows] == [
+        (new_id, {"created": True}),
+        (user.user_id, {"created": False, "previous_role": "user"}),
+    ]
+    for row in rows:
+        assert (row["actor_user_id"], row["ip"]) == (None, None)
+        assert row["user_agent"] == "ghostpen create-admin"
 
 
 # GET /admin/audit

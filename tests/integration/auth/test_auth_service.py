@@ -152,7 +152,9 @@ async def test_create_admin_creates_then_promotes(
     uow_factory: UowFactory, settings: Settings, db: Database, account: tuple[str, str]
 ) -> None:
     async with uow_factory() as uow:
-        created = await service.create_admin(uow, settings, " Root@Example.com ", PASSWORD)
+        created = await service.create_admin(
+            uow, settings, " Root@Example.com ", PASSWORD, client=CLIENT
+        )
         await uow.commit()
     assert created.role == "admin"
     assert created.email == "root@example.com"
@@ -160,7 +162,9 @@ async def test_create_admin_creates_then_promotes(
     user_id, address = account
     pair = await login(uow_factory, settings, address)
     async with uow_factory() as uow:
-        promoted = await service.create_admin(uow, settings, address, "operator chosen secret")
+        promoted = await service.create_admin(
+            uow, settings, address, "operator chosen secret", client=CLIENT
+        )
         await uow.commit()
     assert promoted.id == user_id
     assert promoted.role == "admin"
@@ -172,11 +176,11 @@ async def test_create_admin_creates_then_promotes(
 
     async with uow_factory() as uow:
         with pytest.raises(ValidationFailed) as caught:
-            await service.create_admin(uow, settings, "nobody", "short")
+            await service.create_admin(uow, settings, "nobody", "short", client=CLIENT)
     assert [error.field for error in caught.value.errors] == ["email"]
     async with uow_factory() as uow:
         with pytest.raises(ValidationFailed) as caught:
-            await service.create_admin(uow, settings, "ok@example.com", "short")
+            await service.create_admin(uow, settings, "ok@example.com", "short", client=CLIENT)
     assert [error.field for error in caught.value.errors] == ["password"]
 
 
