@@ -1,7 +1,9 @@
 """In production, HTTPS only: what a trusted proxy received over plain HTTP is sent back to HTTPS.
 
 TLS ends at the proxy, which tells us the client's scheme in ``X-Forwarded-Proto``; only a peer
-in ``TRUSTED_PROXIES`` is believed, and a request without the header is left alone. A read is
+in ``TRUSTED_PROXIES`` is believed, and a request without the header is left alone. (A gateway
+serving TLS itself, ``ghostpen gateway --ssl-certfile/--ssl-keyfile``, never sees plain HTTP: the
+handshake fails first, and clients connecting directly send no such header.) A read is
 redirected (308 keeps the method); anything else is refused with 400 ``https_required`` rather
 than redirected, because its body and credentials already crossed the network in clear, and a
 client that silently followed the redirect would keep doing so. Health checks are exempt:

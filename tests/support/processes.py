@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -26,6 +27,7 @@ from tests.support.services import (
     postgres_admin_url,
     redis_base_url,
 )
+from tests.support.tls import TestCertificate
 
 GHOSTPEN = [sys.executable, "-m", "ghostpen"]
 # A worker may take WORKER_DRAIN_TIMEOUT (30 s) to finish what it runs.
@@ -53,18 +55,24 @@ class Fleet:
         self.processes.append(process)
         return process
 
-    def spawn_gateway(self) -> subprocess.Popen[bytes]:
+    def spawn_gateway(self, tls: TestCertificate | None = None) -> subprocess.Popen[bytes]:
+        """Start a gateway on a free port; with ``tls``, serving HTTPS itself."""
         port = free_port()
-        self.gateway_urls.append(f"http://127.0.0.1:{port}")
-        return self.spawn("gateway", "--host", "127.0.0.1", "--port", str(port))
+        args = ["--host", "127.0.0.1", "--port", str(port)]
+        if tls is not None:
+            args += ["--ssl-certfile", str(tls.certfile), "--ssl-keyfile", str(tls.keyfile)]
+        self.gateway_urls.append(f"{'https' if tls else 'http'}://127.0.0.1:{port}")
+        return self.spawn("gateway", *args)
 
-    def wait_ready(self, base_url: str, *, path: str = "/health/ready") -> None:
+    def wait_ready(
+        self, base_url: str, *, path: str = "/health/ready", verify: ssl.SSLContext | bool = True
+    ) -> None:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             for process in self.processes:
                 assert process.poll() is None, "a platform process exited during start-up"
             with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{base_url}{path}", timeout=2).status_code == 200:
+                if httpx.get(f"{base_url}{path}", timeout=2, verify=verify).status_code == 200:
                     return
             time.sleep(0.2)
         raise AssertionError(f"{base_url} did not become ready within 30 s")
