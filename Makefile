@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PACKAGES := gateway workers shared ghostpen
 
-.PHONY: install run test lint lock fmt bench chaos clean
+.PHONY: install run test lint lock fmt bench chaos fuzz clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -53,6 +53,12 @@ fmt: install
 
 bench: install
 	$(PY) -m bench.run
+
+# Schemathesis against the live OpenAPI document at full size (at least 5,000 requests, a new
+# seed each run; FUZZ_SEED=N repeats one); writes its figures into docs/security.md.
+fuzz: install
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-60} FUZZ_SEED=$${FUZZ_SEED:-random} FUZZ_MIN_REQUESTS=5000 FUZZ_REPORT=docs/security.md \
+		$(PY) -m pytest tests/security/test_fuzz.py -p no:cacheprovider -s $(PYTEST_ARGS)
 
 # The chaos suite at full size (10,000 jobs, ~10 min); writes its figures into docs/reliability.md.
 chaos: install

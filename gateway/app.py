@@ -49,8 +49,9 @@ from gateway.draining import drain_on_stop_signals
 from gateway.headers import security_headers
 from gateway.https import require_https
 from gateway.inputs import InputRequest, refuse_control_characters
+from gateway.methods import allow_every_method
 from gateway.middleware import request_context
-from gateway.openapi import document_problems, swagger_plugin
+from gateway.openapi import finish_document, swagger_plugin
 from gateway.problems import EXCEPTION_HANDLERS
 from gateway.rate_limits import RateLimiter, add_rate_limit_headers
 from gateway.state import GatewayState
@@ -152,7 +153,9 @@ def create_litestar(settings: Settings) -> Litestar:
         openapi_config=_openapi(),
         cors_config=CORSConfig(
             allow_origins=list(settings.allowed_origins),
-            allow_credentials="*" not in settings.allowed_origins,
+            # Credentials travel in the Authorization header, never in cookies: browsers need
+            # no permission to attach cookies (docs/security.md, "Browsers").
+            allow_credentials=False,
             expose_headers=[
                 "Location",
                 "X-Request-ID",
@@ -170,8 +173,8 @@ def create_litestar(settings: Settings) -> Litestar:
         request_class=InputRequest,
         before_request=refuse_control_characters,
         lifespan=[_lifespan(settings)],
-        on_startup=[document_problems],
-        before_send=[add_rate_limit_headers],
+        on_startup=[finish_document],
+        before_send=[add_rate_limit_headers, allow_every_method],
         state=State({}),
         # Logging is configured once per process by shared.observability (loguru).
         logging_config=None,

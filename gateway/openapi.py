@@ -1,11 +1,17 @@
 """Document the problem+json errors every operation can return, in one place.
 
 Litestar documents only its own 400 shape; our single exception handler answers with
-:class:`gateway.problems.Problem` instead, so the served document is corrected once at start-up
-rather than by annotating every handler.
+:class:`gateway.problems.Problem` instead, so the served document is corrected once at start-up.
+What follows from an operation's shape (a body, parameters, security, an id in the path, an
+``Idempotency-Key``) is added here; an error only a handler knows about is declared on it with
+``opt={PROBLEMS: (errors.Conflict,)}``.
 """
 
 from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
 
 from litestar import Litestar
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -19,6 +25,7 @@ from litestar.openapi.spec import (
     Schema,
 )
 from litestar.openapi.spec.enums import OpenAPIType
+from litestar.routes import HTTPRoute
 
 from gateway.problems import PROBLEM_MEDIA_TYPE
 from shared import errors
@@ -51,6 +58,8 @@ PROBLEM_SCHEMA = Schema(
     description="RFC 9457 problem details with a stable `code` (see docs/errors.md).",
 )
 _ALWAYS = (errors.InternalError, errors.ServiceUnavailable, errors.RateLimited)
+# Route option: the errors a handler raises that its shape does not tell.
+PROBLEMS = "problems"
 
 
 def _integer_header(description: str) -> OpenAPIHeader:
@@ -78,8 +87,10 @@ def _problem(error: type[errors.AppError]) -> OpenAPIResponse:
     )
 
 
-def _errors_for(operation: Operation, method: str, path: str) -> list[type[errors.AppError]]:
-    found: list[type[errors.AppError]] = list(_ALWAYS)
+def _errors_for(
+    operation: Operation, method: str, path: str, declared: Sequence[type[errors.AppError]]
+) -> list[type[errors.AppError]]:
+    found: list[type[errors.AppError]] = [*_ALWAYS, *declared]
     if operation.request_body is not None:
         found += [errors.InvalidJson, errors.PayloadTooLarge]
     if operation.request_body is not None or operation.parameters:
@@ -90,23 +101,61 @@ def _errors_for(operation: Operation, method: str, path: str) -> list[type[error
         found.append(errors.NotFound)
     if method == "post" and "{" in path:
         found.append(errors.Conflict)
+    if any(getattr(p, "name", None) == "Idempotency-Key" for p in operation.parameters or ()):
+        found.append(errors.IdempotencyConflict)
     return found
 
 
-def document_problems(app: Litestar) -> None:
-    """Replace Litestar's default error shape with ours on every operation."""
+def _declared_problems(app: Litestar) -> dict[tuple[str, str], Sequence[type[errors.AppError]]]:
+    """``(path, method)`` → the errors its handler declares under :data:`PROBLEMS`."""
+    declared: dict[tuple[str, str], Sequence[type[errors.AppError]]] = {}
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            for handler in route.route_handlers:
+                for method in handler.http_methods:
+                    declared[route.path_format, method.lower()] = handler.opt.get(PROBLEMS, ())
+    return declared
+
+
+def _numbers_once(node: Any) -> None:
+    """Drop ``integer`` from a ``oneOf`` that also admits ``number``.
+
+    Litestar documents ``int | float`` as ``oneOf: [integer, number]``, which no integer
+    satisfies: JSON Schema counts 1 as both. ``number`` alone says what the API accepts.
+    """
+    if isinstance(node, list | tuple):
+        for item in node:
+            _numbers_once(item)
+    elif isinstance(node, dict):
+        for item in node.values():
+            _numbers_once(item)
+    elif dataclasses.is_dataclass(node):
+        if isinstance(node, Schema) and node.one_of:
+            kinds = {getattr(option, "type", None) for option in node.one_of}
+            if OpenAPIType.NUMBER in kinds:
+                node.one_of = [
+                    o for o in node.one_of if getattr(o, "type", None) != OpenAPIType.INTEGER
+                ]
+        for item in dataclasses.fields(node):
+            _numbers_once(getattr(node, item.name))
+
+
+def finish_document(app: Litestar) -> None:
+    """Replace Litestar's default error shape with ours on every operation; fix number unions."""
     schema = app.openapi_schema
+    _numbers_once(schema)
     schema.components = schema.components or Components()
     if schema.components.schemas is None:
         schema.components.schemas = {}
     schema.components.schemas["Problem"] = PROBLEM_SCHEMA
+    declared = _declared_problems(app)
     for path, item in (schema.paths or {}).items():
         for method in ("get", "put", "post", "delete", "patch"):
             operation: Operation | None = getattr(item, method)
             if operation is None or operation.responses is None:
                 continue
             operation.responses.pop("400", None)
-            for error in _errors_for(operation, method, path):
+            for error in _errors_for(operation, method, path, declared.get((path, method), ())):
                 operation.responses.setdefault(str(error.status), _problem(error))
 
 

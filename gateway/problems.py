@@ -102,6 +102,8 @@ def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Respons
     headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else {}
     if isinstance(error, errors.Unauthorized):
         headers["WWW-Authenticate"] = 'Bearer realm="ghostpen"'
+    if isinstance(exc, MethodNotAllowedException) and exc.headers and "allow" in exc.headers:
+        headers["Allow"] = exc.headers["allow"]  # the route's methods (RFC 9110, 15.5.6)
     return Response(
         content=problem(error, request.scope.get("state", {}).get("request_id")),
         status_code=error.status,

@@ -7,6 +7,7 @@ import asyncio
 import atexit
 import getpass
 import os
+import ssl
 import sys
 from collections.abc import Sequence
 
@@ -43,6 +44,9 @@ def cmd_gateway(args: argparse.Namespace) -> int:
 
     from gateway.draining import exit_zero_on_sigterm
 
+    if problem := _tls_problem(args.ssl_certfile, args.ssl_keyfile):
+        print(f"ghostpen gateway: {problem}", file=sys.stderr)  # noqa: T201
+        return 2
     _settings("gateway")  # fail fast, one line per bad value, before uvicorn starts
     exit_zero_on_sigterm()
     uvicorn.run(
@@ -60,6 +64,28 @@ def cmd_gateway(args: argparse.Namespace) -> int:
         ssl_keyfile=args.ssl_keyfile,
     )
     return 0
+
+
+def _tls_problem(certfile: str | None, keyfile: str | None) -> str | None:
+    """Why uvicorn could not serve TLS with these files, or None (also when TLS is off).
+
+    Checked before uvicorn starts, so a bad pair is one line on stderr rather than a traceback
+    from each server process.
+    """
+    if certfile is None and keyfile is None:
+        return None
+    if certfile is None or keyfile is None:
+        return "--ssl-certfile and --ssl-keyfile go together: give both or neither"
+
+    def no_passphrase() -> str:
+        raise ValueError("the key is encrypted; give an unencrypted key file")
+
+    try:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(certfile, keyfile, password=no_passphrase)
+    except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
+        return f"cannot serve TLS with {certfile} and {keyfile}: {error}"
+    return None
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -84,7 +110,7 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
     if not password:
         password = (
             getpass.getpass("Admin password: ") if sys.stdin.isatty() else sys.stdin.readline()
-        ).rstrip("\n")
+        ).rstrip("\r\n")  # the line ending, whichever system wrote it
         # GHOSTPEN_ADMIN_PASSWORD was checked with the rest of the configuration.
         if settings.is_production and (problem := weakness(password)):
             message = f"ghostpen: the password {problem}; choose a long random one"
@@ -96,6 +122,7 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
 async def _create_admin(settings: Settings, email: str, password: str) -> int:
     from loguru import logger
 
+    from shared.audit.schemas import ClientInfo
     from shared.auth.service import create_admin
     from shared.db.engine import Database
     from shared.db.uow import UnitOfWork
@@ -108,7 +135,9 @@ async def _create_admin(settings: Settings, email: str, password: str) -> int:
     relay = OutboxRelay(db.sessions, redis)
     try:
         async with UnitOfWork(db.sessions, relay) as uow:
-            user = await create_admin(uow, settings, email, password)
+            # The audit log's "from where": no address, and the command for a user agent.
+            client = ClientInfo(ip=None, user_agent="ghostpen create-admin")
+            user = await create_admin(uow, settings, email, password, client=client)
             await uow.commit()
     except AppError as error:
         details = "; ".join(f"{e.field}: {e.message}" for e in error.errors) or error.detail
@@ -145,8 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     gateway.add_argument("--host", default="127.0.0.1")
     gateway.add_argument("--port", type=int, default=8000)
     gateway.add_argument("--workers", type=int, default=1, help="server processes")
-    gateway.add_argument("--ssl-certfile", default=None)
-    gateway.add_argument("--ssl-keyfile", default=None)
+    gateway.add_argument("--ssl-certfile", default=None, help="serve HTTPS: certificate chain, PEM")
+    gateway.add_argument("--ssl-keyfile", default=None, help="its private key, PEM, unencrypted")
     gateway.set_defaults(handler=cmd_gateway)
 
     worker = commands.add_parser("worker", help="run an ARQ generation worker")

@@ -10,8 +10,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.controllers.usage import From, To
+from gateway.controllers.usage import From, To, instants
 from gateway.dependencies import PageCursor, PageLimit, gateway_state
+from gateway.openapi import PROBLEMS
+from shared import errors
 from shared.admin import service
 from shared.admin.schemas import AdminUserOut, AdminUserUpdate, QueueOut
 from shared.audit import service as audit
@@ -60,7 +62,11 @@ class AdminController(Controller):
         """Raises Forbidden and NotFound."""
         return await service.get_user(session, user_id)
 
-    @patch("/users/{user_id:str}", opt=ADMIN, summary="Change a user's role, access or budget")
+    @patch(
+        "/users/{user_id:str}",
+        opt={**ADMIN, PROBLEMS: (errors.Conflict,)},
+        summary="Change a user's role, access or budget",
+    )
     async def update_user(
         self,
         user_id: FromPath[str],
@@ -82,7 +88,8 @@ class AdminController(Controller):
         group_by: Annotated[AdminGroupBy, QueryParameter()] = "user",
     ) -> AdminUsageReportOut:
         """Raises Forbidden and ValidationFailed (bad window)."""
-        return await billing.admin_report(session, start=start, end=to, group_by=group_by)
+        begin, end = instants(start, to)
+        return await billing.admin_report(session, start=begin, end=end, group_by=group_by)
 
     @get("/queue", opt=ADMIN, summary="Queue depth, unfinished jobs and live workers")
     async def queue(

@@ -13,6 +13,8 @@ from litestar.openapi.spec import SecurityRequirement
 from litestar.params import FromPath, JSONBody
 
 from gateway.dependencies import Anonymous
+from gateway.openapi import PROBLEMS
+from shared import errors
 from shared.audit.schemas import ClientInfo
 from shared.auth import service
 from shared.auth.principal import Principal
@@ -40,7 +42,7 @@ class AuthController(Controller):
     path = "/auth"
     tags = ("auth",)
 
-    @post("/register", summary="Create an account")
+    @post("/register", opt={PROBLEMS: (errors.Conflict,)}, summary="Create an account")
     async def register(
         self,
         data: JSONBody[RegisterIn],
@@ -50,7 +52,12 @@ class AuthController(Controller):
         """Raises Conflict (409) for a registered email, ValidationFailed (422) for bad input."""
         return await service.register(uow, data)
 
-    @post("/login", status_code=200, summary="Sign in: a new session and its token pair")
+    @post(
+        "/login",
+        status_code=200,
+        opt={PROBLEMS: (errors.Unauthorized,)},
+        summary="Sign in: a new session and its token pair",
+    )
     async def login(
         self,
         data: JSONBody[LoginIn],
@@ -63,7 +70,12 @@ class AuthController(Controller):
         (429) while the email or the client's address is locked after repeated failures."""
         return await service.login(uow, settings, data, client=client)
 
-    @post("/refresh", status_code=200, summary="Exchange a refresh token for a new pair")
+    @post(
+        "/refresh",
+        status_code=200,
+        opt={PROBLEMS: (errors.Unauthorized,)},
+        summary="Exchange a refresh token for a new pair",
+    )
     async def refresh(
         self,
         data: JSONBody[RefreshIn],
@@ -82,9 +94,10 @@ class AuthController(Controller):
         data: JSONBody[LogoutIn],
         uow: NamedDependency[UnitOfWork],
         anonymous: NamedDependency[Anonymous],
+        client: NamedDependency[ClientInfo],
     ) -> None:
         """Always 204: an unknown or already revoked token is nothing to end."""
-        await service.logout(uow, data)
+        await service.logout(uow, data, client=client)
 
     @post("/logout-all", status_code=204, security=BEARER, summary="End all your sessions")
     async def logout_all(

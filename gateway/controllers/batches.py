@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.dependencies import PageCursor, PageLimit, gateway_state, request_id_of
 from gateway.idempotency import IdempotencyKey, created
+from gateway.openapi import PROBLEMS
 from gateway.rate_limits import SUBMISSION
+from shared import errors
 from shared.auth.principal import Principal
 from shared.batches import service
 from shared.batches.schemas import BatchCreate, BatchOut
@@ -25,7 +27,7 @@ from shared.pagination import DEFAULT_LIMIT, Page
 READ = {"scope": "batches:read"}
 WRITE = {"scope": "batches:write"}
 # Creation also spends the caller's submission rate limit (SUBMIT_RATE_LIMITS).
-SUBMIT = {**WRITE, SUBMISSION: True}
+SUBMIT = {**WRITE, SUBMISSION: True, PROBLEMS: (errors.BudgetExceeded,)}
 # 1000 items with long topics do not fit the default body limit.
 MAX_BATCH_BODY = 8 * 1024 * 1024
 

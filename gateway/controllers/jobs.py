@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.dependencies import PageCursor, PageLimit, gateway_state, request_id_of
 from gateway.idempotency import IdempotencyKey, created
+from gateway.openapi import PROBLEMS
 from gateway.rate_limits import SUBMISSION
+from shared import errors
 from shared.auth.principal import Principal
 from shared.db.uow import UnitOfWork
 from shared.jobs import service
@@ -23,7 +25,7 @@ from shared.pagination import DEFAULT_LIMIT, Page
 READ = {"scope": "jobs:read"}
 WRITE = {"scope": "jobs:write"}
 # Creation also spends the caller's submission rate limit (SUBMIT_RATE_LIMITS).
-SUBMIT = {**WRITE, SUBMISSION: True}
+SUBMIT = {**WRITE, SUBMISSION: True, PROBLEMS: (errors.BudgetExceeded,)}
 
 
 class JobController(Controller):

@@ -95,15 +95,29 @@ def url_problem(url: str, *, allow_private: bool) -> str | None:
         return "must be an http:// or https:// URL with a host"
     if parts.username is not None or parts.password is not None:
         return "must not contain credentials"
+    name = host.rstrip(".").lower()
+    try:
+        address: IPAddress | None = ipaddress.ip_address(name)
+    except ValueError:
+        address = None
+    if address is None and not _is_dns_name(name):
+        return "host is not a valid DNS name"
     if allow_private:
         return None
-    name = host.rstrip(".").lower()
     if name in _LOCAL_NAMES or name.endswith(".localhost"):
         return "must not point to this machine"
-    try:
-        address = ipaddress.ip_address(name)
-    except ValueError:
-        return None  # a name: resolved and checked again at delivery
-    if not is_public(address):
+    if address is not None and not is_public(address):
         return "must not point to a private, loopback, link-local or reserved address"
-    return None
+    return None  # a name: resolved and checked again at delivery
+
+
+def _is_dns_name(name: str) -> bool:
+    """Whether ``name`` can be looked up: IDNA-encodable, labels of 1-63 bytes, 253 in all.
+
+    The resolver raises ``UnicodeError`` rather than ``OSError`` for names it cannot encode.
+    """
+    try:
+        encoded = name.encode("idna")
+    except UnicodeError:
+        return False
+    return len(encoded) <= 253 and all(0 < len(label) <= 63 for label in encoded.split(b"."))

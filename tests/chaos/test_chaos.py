@@ -7,7 +7,6 @@ docs/reliability.md. CHAOS_JOBS sets the size, CHAOS_REPORT the document to upda
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -15,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from tests.chaos.harness import ChaosRun, Plan, report
+from tests.support.figures import record_figures
 
 pytestmark = pytest.mark.e2e
 PLAN = Plan.sized(int(os.environ.get("CHAOS_JOBS", "200")))
 REPORT = os.environ.get("CHAOS_REPORT")
-SECTION = re.compile(r"(<!-- chaos-figures:begin -->\n).*?(<!-- chaos-figures:end -->)", re.DOTALL)
 
 
 @pytest.mark.timeout(int(PLAN.window + 2 * PLAN.settle + 120))
@@ -39,11 +38,4 @@ async def test_nothing_is_lost_or_billed_twice_under_chaos() -> None:
     )
     shutil.rmtree(root, ignore_errors=True)
     if REPORT:
-        _record(Path(REPORT), figures)
-
-
-def _record(document: Path, figures: str) -> None:
-    """Replace the figures between the chaos-figures markers of ``document``."""
-    updated, found = SECTION.subn(lambda match: match[1] + figures + match[2], document.read_text())
-    assert found == 1, f"{document} has no chaos-figures markers"
-    document.write_text(updated)
+        record_figures(Path(REPORT), "chaos", figures)

@@ -52,7 +52,20 @@ async def test_body_over_limit_is_413(api: httpx.AsyncClient, make_user: Any) ->
 
 async def test_unknown_route_and_method(api: httpx.AsyncClient) -> None:
     assert_problem(await api.get("/api/v1/nothing-here"), 404, "not_found")
-    assert_problem(await api.delete("/api/v1/auth/login"), 405, "method_not_allowed")
+    not_allowed = await api.delete("/api/v1/auth/login")
+    assert_problem(not_allowed, 405, "method_not_allowed")
+    assert set(not_allowed.headers["allow"].replace(" ", "").split(",")) == {"POST", "OPTIONS"}
+
+
+async def test_options_lists_every_method_of_the_path(api: httpx.AsyncClient) -> None:
+    # Litestar 2 listed only the first handler's method (GET here); found by fuzzing.
+    for path, methods in [
+        ("/api/v1/jobs", {"GET", "POST", "OPTIONS"}),
+        ("/api/v1/schedules/sch_x", {"GET", "PATCH", "DELETE", "OPTIONS"}),
+    ]:
+        response = await api.options(path)
+        assert response.status_code == 204
+        assert set(response.headers["allow"].replace(" ", "").split(",")) == methods
 
 
 async def test_missing_or_bad_credentials_are_401(api: httpx.AsyncClient) -> None:
@@ -106,3 +119,28 @@ async def test_openapi_document_is_served(api: httpx.AsyncClient) -> None:
     problem = submit["422"]["content"]["application/problem+json"]["schema"]
     assert problem == {"$ref": "#/components/schemas/Problem"}
     assert "code" in response.json()["components"]["schemas"]["Problem"]["required"]
+
+
+async def test_openapi_document_lists_the_errors_handlers_declare(api: httpx.AsyncClient) -> None:
+    # Each was an undocumented status the fuzzer received (tests/security/test_fuzz.py).
+    paths = (await api.get("/api/v1/openapi.json")).json()["paths"]
+    for path, method, status in [
+        ("/api/v1/auth/register", "post", "409"),
+        ("/api/v1/auth/login", "post", "401"),
+        ("/api/v1/auth/refresh", "post", "401"),
+        ("/api/v1/jobs", "post", "402"),
+        ("/api/v1/batches", "post", "402"),
+        ("/api/v1/schedules", "post", "409"),  # Idempotency-Key reused
+        ("/api/v1/admin/users/{user_id}", "patch", "409"),
+    ]:
+        assert status in paths[path][method]["responses"], (path, method, status)
+    assert "402" not in paths["/api/v1/schedules"]["post"]["responses"]
+
+
+async def test_openapi_document_admits_integers_where_numbers_are(api: httpx.AsyncClient) -> None:
+    # Litestar wrote `int | float` as oneOf [integer, number], which no integer satisfies.
+    schemas = (await api.get("/api/v1/openapi.json")).json()["components"]["schemas"]
+    metadata = schemas["JobCreate"]["properties"]["metadata"]
+    values = metadata["oneOf"][0]["additionalProperties"]["oneOf"]
+    assert {"type": "number"} in values
+    assert {"type": "integer"} not in values

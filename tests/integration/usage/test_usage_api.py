@@ -99,6 +99,8 @@ async def test_usage_window_and_grouping_are_validated(
     await refused({"from": (now - timedelta(days=367)).isoformat()}, "from")
     await refused({"from": "2025-01-01T00:00:00"}, "from")  # no offset
     await refused({"to": "yesterday"}, "to")
+    await refused({"to": "0.5"}, "to")  # was read as a Unix time; found by fuzzing
+    await refused({"from": "2025-02-30T00:00:00Z"}, "from")  # no such day
     await refused({"group_by": "user"}, "group_by")  # admins only
     ok = await api.get(
         USAGE,

@@ -77,6 +77,12 @@ def test_is_public(address: str, public: bool) -> None:
         ("ftp://example.com/hook", True),
         ("https://user:pass@example.com/hook", True),
         ("http://example.com:99999/hook", True),
+        ("https://bücher.example/hook", False),
+        (f"https://{'a' * 63}.example.com/hook", False),
+        # The resolver raised UnicodeError (a 500) on names it cannot encode; found by fuzzing.
+        (f"https://{'0' * 64}/hook", True),
+        (f"https://{'a.' * 127}example/hook", True),
+        ("https://a..example.com/hook", True),
     ],
 )
 def test_url_problem(url: str, refused: bool) -> None:
@@ -86,6 +92,7 @@ def test_url_problem(url: str, refused: bool) -> None:
 def test_private_networks_allowed_by_operator() -> None:
     assert url_problem("http://127.0.0.1:8000/hook", allow_private=True) is None
     assert url_problem("ftp://127.0.0.1/hook", allow_private=True) is not None
+    assert url_problem(f"http://{'a' * 64}/hook", allow_private=True) is not None
 
 
 async def test_resolver_refuses_a_name_that_resolves_to_loopback() -> None:
