@@ -4,7 +4,9 @@ Litestar documents only its own 400 shape; our single exception handler answers 
 :class:`gateway.problems.Problem` instead, so the served document is corrected once at start-up.
 What follows from an operation's shape (a body, parameters, security, an id in the path, an
 ``Idempotency-Key``) is added here; an error only a handler knows about is declared on it with
-``opt={PROBLEMS: (errors.Conflict,)}``.
+``opt={PROBLEMS: (errors.Conflict,)}``. The same start-up pass mends Litestar's schema for
+``int | float`` (see :func:`_numbers_once`). Schemathesis holds every answer to the result
+(tests/security/test_fuzz.py).
 """
 
 from __future__ import annotations
