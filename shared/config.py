@@ -89,6 +89,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_pool_size: int
     db_max_overflow: int
     db_pool_timeout: float
+    db_connect_timeout: float
     db_pool_pre_ping: bool
     db_statement_timeout_ms: int
     redis_url: str
@@ -488,7 +489,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "database_read_url": database_read_url,
         "db_pool_size": read.get("DB_POOL_SIZE", _positive_int, 20),
         "db_max_overflow": read.get("DB_MAX_OVERFLOW", _non_negative_int, 0),
-        "db_pool_timeout": read.get("DB_POOL_TIMEOUT", _positive_float, 0.8),
+        "db_pool_timeout": read.get("DB_POOL_TIMEOUT", _positive_float, 5.0),
+        "db_connect_timeout": read.get("DB_CONNECT_TIMEOUT", _positive_float, 0.8),
         "db_pool_pre_ping": read.get("DB_POOL_PRE_PING", _boolean, False),
         "db_statement_timeout_ms": read.get("DB_STATEMENT_TIMEOUT_MS", _positive_int, 15_000),
         "redis_url": redis_url,

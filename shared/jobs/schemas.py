@@ -18,7 +18,16 @@ JobStatus = Literal["queued", "running", "succeeded", "failed", "canceled"]
 Topic = Annotated[str, msgspec.Meta(min_length=1, max_length=2_000), MULTILINE]
 WebhookUrl = Annotated[str, msgspec.Meta(max_length=2_048, pattern=r"^https?://[^\s]+$")]
 MetadataKey = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-MetadataValue = Annotated[str, msgspec.Meta(max_length=500), MULTILINE] | int | float | bool | None
+# Numbers within ±10^15: exact as a JSON double in any client, and no 300-digit values stored
+# from `1e308` (a black-box probe's). One bound for both, so the document's `number` is true.
+METADATA_NUMBER_BOUND = 10**15
+MetadataValue = (
+    Annotated[str, msgspec.Meta(max_length=500), MULTILINE]
+    | Annotated[int, msgspec.Meta(ge=-METADATA_NUMBER_BOUND, le=METADATA_NUMBER_BOUND)]
+    | Annotated[float, msgspec.Meta(ge=-METADATA_NUMBER_BOUND, le=METADATA_NUMBER_BOUND)]
+    | bool
+    | None
+)
 Metadata = Annotated[dict[MetadataKey, MetadataValue], msgspec.Meta(max_length=50)]
 MAX_WAIT_SECONDS = 60
 

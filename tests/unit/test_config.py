@@ -38,6 +38,8 @@ def test_minimal_development_config_uses_safe_defaults() -> None:
     assert settings.access_token_ttl == 900
     assert settings.log_format == "console"
     assert settings.max_body_bytes == 1024 * 1024
+    # A burst queues for a pooled connection; an unreachable Postgres is a quick 503.
+    assert (settings.db_pool_timeout, settings.db_connect_timeout) == (5.0, 0.8)
 
 
 def test_every_problem_is_reported_on_its_own_line() -> None:

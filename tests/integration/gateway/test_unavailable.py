@@ -36,7 +36,7 @@ async def test_database_down_is_a_quick_503(settings: Settings) -> None:
 
 async def test_a_silent_database_host_is_a_503_not_a_hang(settings: Settings) -> None:
     """A Postgres host that accepts the connection but never answers (a hung server, a network
-    path gone half-open): the handshake is bounded by DB_POOL_TIMEOUT too."""
+    path gone half-open): the handshake is bounded by DB_CONNECT_TIMEOUT."""
 
     async def say_nothing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read()  # until the gateway gives up and closes

@@ -218,9 +218,15 @@ async def test_submit_validation(api: httpx.AsyncClient, make_user: Any) -> None
         {"options": {"model": "no-such-model"}},
         {"webhook_url": "ftp://example.com/hook"},
         {"status": "succeeded"},
+        # Metadata numbers are bounded (±10^15); 1e308 was stored as a 309-digit number.
+        {"metadata": {"n": 1e308}},
+        {"metadata": {"n": 10**16}},
+        {"metadata": {"n": -(10**16)}},
     ]
     for fields in cases:
         response = await submit_job(api, user.headers, profile["id"], **fields)
         assert response.status_code == 422, (fields, response.text)
         assert response.json()["code"] == "validation_error"
     assert (await submit_job(api, user.headers, "prof_missing")).status_code == 404
+    bounded = await submit_job(api, user.headers, profile["id"], metadata={"n": 10**15, "x": 0.5})
+    assert bounded.json()["metadata"] == {"n": 10**15, "x": 0.5}
