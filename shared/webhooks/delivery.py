@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from shared.config import Settings
-from shared.webhooks.urls import DEFAULT_PORTS, Refused, public_address, url_problem
+from shared.webhooks.urls import Refused, host_and_port, public_address, url_problem
 
 USER_AGENT = "GhostPen-Webhooks/1.0"
 SNIPPET_CHARS = 1000
@@ -78,14 +78,16 @@ async def _request(
     settings: Settings, url: str, headers: dict[str, str], body: bytes
 ) -> httpx.Request:
     allow_private = settings.webhook_allow_private_networks
+    # Also refuses what httpx cannot parse: a stored URL accepted by an older check fails
+    # its delivery for good instead of crashing every attempt.
     if problem := url_problem(url, allow_private=allow_private):
         raise Refused(problem)
     target = httpx.URL(url)
     sent_headers = {**headers, "content-type": "application/json", "user-agent": USER_AGENT}
     extensions: dict[str, Any] = {}
     if not allow_private:
-        host = target.raw_host.decode("ascii")
-        address = await public_address(host, target.port or DEFAULT_PORTS[target.scheme])
+        host, port = host_and_port(target)
+        address = await public_address(host, port)
         sent_headers["host"] = target.netloc.decode("ascii")
         if target.scheme == "https":
             extensions["sni_hostname"] = host

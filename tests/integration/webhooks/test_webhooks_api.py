@@ -15,6 +15,7 @@ from shared.webhooks import service
 from shared.webhooks.models import WebhookDelivery, WebhookEvent
 from shared.webhooks.schemas import NewEvent
 from tests.conftest import register_and_login, serve
+from tests.factories import create_profile
 
 API = "/api/v1"
 ENDPOINTS = f"{API}/webhook-endpoints"
@@ -129,6 +130,50 @@ async def test_private_endpoint_urls_are_refused_unless_allowed(settings: Settin
             )
             assert response.status_code == 422, (refused, response.text)
             assert response.json()["errors"][0]["field"] == "url"
+
+
+# Refused when submitted, without a DNS lookup: addresses in disguise (IPv6 carrying a private
+# IPv4 address, IPv4 written the ways the resolver also reads), URLs the sender cannot parse.
+DISGUISED = (
+    "http://[::127.0.0.1]/",
+    "http://[64:ff9b::a9fe:a9fe]/",
+    "http://[2002:7f00:1::]/",
+    "http://2130706433/",
+    "http://0x7f000001/",
+    "http://127.1/",
+    "http://2852039166/latest/meta-data/",
+    "http://127．0．0．1/",
+    "http://0251.0376.0251.0376/",
+    "http://①②⑦.⓪.⓪.①:1/",
+    "https://hooks.example.com:0/",
+)
+
+
+async def test_disguised_private_urls_are_refused_on_every_route(settings: Settings) -> None:
+    strict = msgspec.structs.replace(settings, webhook_allow_private_networks=False)
+    async with serve(strict) as url, httpx.AsyncClient(base_url=url) as client:
+        user = await register_and_login(client)
+        profile = await create_profile(client, user.headers)
+        item = {"profile_id": profile["id"], "platform": "linkedin", "topic": "hiring"}
+        for refused in DISGUISED:
+            for path, body, field in (
+                (ENDPOINTS, {"url": refused, "events": ["job.failed"]}, "url"),
+                (f"{API}/jobs", {**item, "webhook_url": refused}, "webhook_url"),
+                (
+                    f"{API}/batches",
+                    {"items": [{**item, "custom_id": "a"}], "webhook_url": refused},
+                    "webhook_url",
+                ),
+                (
+                    f"{API}/schedules",
+                    {**item, "cron": "0 9 * * *", "webhook_url": refused},
+                    "webhook_url",
+                ),
+            ):
+                response = await client.post(path, json=body, headers=user.headers)
+                assert response.status_code == 422, (path, refused, response.text)
+                assert response.json()["code"] == "validation_error"
+                assert [e["field"] for e in response.json()["errors"]] == [field], response.text
 
 
 async def test_other_users_get_not_found(

@@ -389,6 +389,28 @@ async def test_loopback_destination_is_refused_at_delivery_time(
     assert "must not point to this machine" in attempt["error"]
 
 
+@pytest.mark.parametrize(
+    "url", ["http://0251.0376.0251.0376/", "http://①②⑦.⓪.⓪.①:1/", "http://0135.0270.0330.042/hook"]
+)
+async def test_a_stored_url_the_sender_cannot_parse_fails_the_delivery(
+    api: httpx.AsyncClient, make_user: Any, worker: Worker, uow_factory: Any, url: str
+) -> None:
+    """Such URLs were accepted once; each attempt crashed the task and the sweeper re-sent the
+    delivery forever, still pending with no attempt recorded."""
+    user = await make_user()
+    await record_event_unsent(uow_factory, user.user_id, webhook_url=url)
+    (pending,) = await deliveries(api, user.headers)
+
+    payload = WebhookDeliverPayload(delivery_id=pending["id"], round=0)
+    assert await webhooks.deliver(deps_of(worker.ctx), payload) == "failed"  # permanent
+    (delivery,) = await deliveries(api, user.headers)
+    assert delivery["status"] == "failed"
+    assert delivery["next_attempt_at"] is None
+    (attempt,) = delivery["attempts"]
+    assert attempt["status_code"] is None
+    assert attempt["error"].startswith("not a valid URL")
+
+
 async def test_hanging_receiver_times_out_and_is_retried(
     api: httpx.AsyncClient,
     make_user: Any,

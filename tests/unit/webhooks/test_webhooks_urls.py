@@ -52,6 +52,19 @@ def strict() -> Settings:
         ("1.1.1.1", True),
         ("2606:4700:4700::1111", True),
         ("::ffff:8.8.8.8", True),
+        # IPv6 that carries an IPv4 address: NAT64 is judged by the IPv4 address inside, the
+        # deprecated or relay-dependent ranges are refused whatever they carry.
+        ("64:ff9b::7f00:1", False),
+        ("64:ff9b::a9fe:a9fe", False),
+        ("64:ff9b::808:808", True),
+        ("64:ff9b:1::7f00:1", False),
+        ("64:ff9b:1::808:808", False),
+        ("::127.0.0.1", False),
+        ("::8.8.8.8", False),
+        ("2002:7f00:1::", False),
+        ("2002:808:808::1", False),
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", False),
+        ("5f00::1", False),  # reserved, yet is_global on Python 3.11
     ],
 )
 def test_is_public(address: str, public: bool) -> None:
@@ -83,14 +96,74 @@ def test_is_public(address: str, public: bool) -> None:
         (f"https://{'0' * 64}/hook", True),
         (f"https://{'a.' * 127}example/hook", True),
         ("https://a..example.com/hook", True),
+        ("https://ex%20ample.com/hook", True),
+        ("http://[::127.0.0.1]/", True),
+        ("http://[64:ff9b::7f00:1]/", True),
+        ("http://[64:ff9b:1::7f00:1]/", True),
+        ("http://[2002:7f00:1::]/", True),
+        ("http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/", True),
+        ("http://[64:ff9b::808:808]/hook", False),
+        # Spellings the resolver reads as IPv4 addresses (inet_aton), not names.
+        ("http://0/", True),
+        ("http://017700000001/", True),
+        ("http://2130706433/", True),
+        ("http://0x7f000001/", True),
+        ("http://0X7F.1/", True),
+        ("http://127.1/", True),
+        ("http://127.0.1/", True),
+        ("http://2852039166/", True),
+        ("http://134744072/hook", False),  # 8.8.8.8
+        ("https://face.cafe/hook", False),  # hex digits, but a name
+        # What httpx normalises: fullwidth and ideographic dots.
+        ("http://127。0。0。1/", True),
+        ("http://127．0．0．1/", True),
+        ("http://127．0．0．1．/", True),
+        ("https://hooks．example．com/", False),
+        ("http://example.com:0/hook", True),
+        ("http://example.com:-1/hook", True),
+        ("http://example.com:65535/hook", False),
     ],
 )
 def test_url_problem(url: str, refused: bool) -> None:
     assert (url_problem(url, allow_private=False) is not None) is refused
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://0251.0376.0251.0376/",
+        "http://①②⑦.⓪.⓪.①:1/",
+        "http://0135.0270.0330.042/hook",
+        "http://ｅｘａｍｐｌｅ.com/",
+    ],
+)
+def test_urls_the_sender_cannot_parse_are_refused_even_on_private_networks(url: str) -> None:
+    """They were accepted, then crashed every delivery attempt (httpx.InvalidURL)."""
+    for allow_private in (False, True):
+        assert (url_problem(url, allow_private=allow_private) or "").startswith("not a valid URL")
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://2130706433/", "2130706433 is the IPv4 address 127.0.0.1"),
+        ("http://0x7f000001/", "0x7f000001 is the IPv4 address 127.0.0.1"),
+        ("http://127．0．0．1/", "private, loopback, link-local or reserved"),
+        ("http://[64:ff9b::7f00:1]/", "private, loopback, link-local or reserved"),
+        ("http://[2002:808:808::1]/", "IPv4-compatible, 6to4, Teredo or local-use NAT64"),
+        ("http://[::1]/", "private, loopback, link-local or reserved"),
+        ("http://example.com:0/", "port must be between 1 and 65535"),
+        ("http://example.com:99999/", "port must be between 1 and 65535"),
+    ],
+)
+def test_refusals_say_why(url: str, message: str) -> None:
+    assert message in (url_problem(url, allow_private=False) or "")
+
+
 def test_private_networks_allowed_by_operator() -> None:
     assert url_problem("http://127.0.0.1:8000/hook", allow_private=True) is None
+    assert url_problem("http://2130706433:8000/hook", allow_private=True) is None
+    assert url_problem("http://example.com:0/hook", allow_private=True) is not None
     assert url_problem("ftp://127.0.0.1/hook", allow_private=True) is not None
     assert url_problem(f"http://{'a' * 64}/hook", allow_private=True) is not None
 
@@ -120,3 +193,11 @@ async def test_sender_refuses_without_connecting(strict: Settings) -> None:
     assert outcome.refused
     assert outcome.status_code is None
     assert "link-local" in (outcome.error or "")
+
+
+@pytest.mark.parametrize("allow_private", [False, True])
+async def test_sender_refuses_a_url_it_cannot_parse(strict: Settings, allow_private: bool) -> None:
+    settings = msgspec.structs.replace(strict, webhook_allow_private_networks=allow_private)
+    outcome = await delivery.send(settings, "http://0251.0376.0251.0376/", {}, b"{}")
+    assert outcome.refused
+    assert (outcome.error or "").startswith("not a valid URL")
