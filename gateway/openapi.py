@@ -4,8 +4,10 @@ Litestar documents only its own 400 shape; our single exception handler answers 
 :class:`gateway.problems.Problem` instead, so the served document is corrected once at start-up.
 What follows from an operation's shape (a body, parameters, security, an id in the path, an
 ``Idempotency-Key``) is added here; an error only a handler knows about is declared on it with
-``opt={PROBLEMS: (errors.Conflict,)}``. The same start-up pass mends Litestar's schema for
-``int | float`` (see :func:`_numbers_once`). Schemathesis holds every answer to the result
+``opt={PROBLEMS: (errors.Conflict,)}``. Errors sharing a status share its response, which
+names each of their codes (a 400 is ``bad_request``, or ``invalid_json`` where there is a
+body). The same start-up pass mends Litestar's schema for ``int | float`` (see
+:func:`_numbers_once`). Schemathesis holds every answer to the result
 (tests/security/test_fuzz.py).
 """
 
@@ -59,7 +61,8 @@ PROBLEM_SCHEMA = Schema(
     },
     description="RFC 9457 problem details with a stable `code` (see docs/errors.md).",
 )
-_ALWAYS = (errors.InternalError, errors.ServiceUnavailable, errors.RateLimited)
+# A malformed request (a bad Host header) is a 400 whatever the operation.
+_ALWAYS = (errors.BadRequest, errors.InternalError, errors.ServiceUnavailable, errors.RateLimited)
 # Route option: the errors a handler raises that its shape does not tell.
 PROBLEMS = "problems"
 
@@ -79,13 +82,15 @@ _HEADERS: dict[type[errors.AppError], dict[str, OpenAPIHeader | Reference]] = {
 }
 
 
-def _problem(error: type[errors.AppError]) -> OpenAPIResponse:
+def _problem(group: Sequence[type[errors.AppError]]) -> OpenAPIResponse:
+    """The response of one status, naming every error of ``group`` that answers with it."""
+    headers = {name: header for error in group for name, header in _HEADERS.get(error, {}).items()}
     return OpenAPIResponse(
-        description=f"{error.title} (`{error.code}`)",
+        description="; ".join(f"{error.title} (`{error.code}`)" for error in group),
         content={
             PROBLEM_MEDIA_TYPE: OpenAPIMediaType(schema=Reference("#/components/schemas/Problem"))
         },
-        headers=_HEADERS.get(error),
+        headers=headers or None,
     )
 
 
@@ -105,7 +110,7 @@ def _errors_for(
         found.append(errors.Conflict)
     if any(getattr(p, "name", None) == "Idempotency-Key" for p in operation.parameters or ()):
         found.append(errors.IdempotencyConflict)
-    return found
+    return list(dict.fromkeys(found))
 
 
 def _declared_problems(app: Litestar) -> dict[tuple[str, str], Sequence[type[errors.AppError]]]:
@@ -157,8 +162,11 @@ def finish_document(app: Litestar) -> None:
             if operation is None or operation.responses is None:
                 continue
             operation.responses.pop("400", None)
+            by_status: dict[int, list[type[errors.AppError]]] = {}
             for error in _errors_for(operation, method, path, declared.get((path, method), ())):
-                operation.responses.setdefault(str(error.status), _problem(error))
+                by_status.setdefault(error.status, []).append(error)
+            for status, group in by_status.items():
+                operation.responses.setdefault(str(status), _problem(group))
 
 
 def swagger_plugin() -> SwaggerRenderPlugin:

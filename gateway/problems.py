@@ -1,8 +1,9 @@
 """One handler renders every error as RFC 9457 problem+json with a stable ``code``.
 
-Litestar's own exceptions (routing, body decoding, validation, size limit) are translated
-into the same vocabulary as the domain errors, and infrastructure failures (database or
-Redis unreachable) become a quick 503 with ``Retry-After``; nothing ever leaks a traceback.
+Litestar's own exceptions (routing, body decoding, other bad requests, validation, size
+limit) are translated into the same vocabulary as the domain errors, and infrastructure
+failures (database or Redis unreachable) become a quick 503 with ``Retry-After``; nothing ever
+leaks a traceback.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from litestar.exceptions import (
     NotAuthorizedException,
     NotFoundException,
     PermissionDeniedException,
+    SerializationException,
     ValidationException,
 )
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
@@ -67,7 +69,11 @@ def _translate(exc: Exception) -> AppError:
     if isinstance(exc, PermissionDeniedException):
         return errors.Forbidden()
     if isinstance(exc, HTTPException) and exc.status_code == 400:
-        return errors.InvalidJson(_body_problem(exc))
+        # Litestar raises its 400 for a body it cannot decode from the decoder's error; its
+        # other 400s (a bad Host header, a bad Content-Length) have nothing to do with JSON.
+        if isinstance(exc.__cause__, SerializationException):
+            return errors.InvalidJson(_body_problem(exc))
+        return errors.BadRequest(str(exc.detail))
     if isinstance(exc, HTTPException) and 400 <= exc.status_code < 500:
         return errors.ValidationFailed(str(exc.detail))
     if is_unavailable(exc):

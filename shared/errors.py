@@ -34,6 +34,12 @@ class AppError(Exception):
         self.retry_after = retry_after
 
 
+class BadRequest(AppError):
+    """A request malformed below its body, e.g. a ``Host`` header that is no host name."""
+
+    status, code, title = 400, "bad_request", "Bad request"
+
+
 class InvalidJson(AppError):
     status, code, title = 400, "invalid_json", "Request body is not valid JSON"
 

@@ -52,7 +52,7 @@ class SessionOwner(msgspec.Struct, frozen=True):
 
 
 class AccessCheck(msgspec.Struct, frozen=True):
-    """What an access-token request needs to know about its user and (optional) session."""
+    """What an access-token request needs to know about its user and session."""
 
     role: Role
     disabled: bool
@@ -124,24 +124,8 @@ async def set_role(session: AsyncSession, user_id: str, role: Role) -> None:
     await session.execute(update(User).where(User.id == user_id).values(role=role))
 
 
-async def check_access(
-    session: AsyncSession, user_id: str, session_id: str | None
-) -> AccessCheck | None:
-    """Load the user and, when given, whether its session is live: one primary-key join."""
-    if session_id is None:
-        user = (
-            await session.execute(
-                select(User.role, User.disabled, User.monthly_budget_usd).where(User.id == user_id)
-            )
-        ).one_or_none()
-        if user is None:
-            return None
-        return AccessCheck(
-            role=user.role,
-            disabled=user.disabled,
-            session_active=True,
-            monthly_budget_usd=user.monthly_budget_usd,
-        )
+async def check_access(session: AsyncSession, user_id: str, session_id: str) -> AccessCheck | None:
+    """Load the user and whether its session is live: one primary-key join."""
     row = (
         await session.execute(
             select(

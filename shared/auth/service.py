@@ -71,24 +71,26 @@ async def login(
 ) -> TokenPairOut:
     """Check the password and open a new session (refresh-token family) with its first pair.
 
-    Locks are checked before the password, so a locked account or address costs no hash;
-    unknown emails are counted and locked like registered ones.
+    The attempt is counted against the email and the client's address before the password is
+    checked, so a locked account or address costs no hash and concurrent guesses cannot
+    outrun the count; unknown emails are counted and locked like registered ones.
 
     Raises:
-        RateLimited: too many recent failures for this email or this client's address.
+        RateLimited: too many recent failures, or attempts in flight, for this email or this
+            client's address.
         Unauthorized: unknown email, wrong password or disabled account (one message for all).
     """
-    await lockout.ensure_unlocked(uow.redis, email=data.email, ip=client.ip)
     session = uow.session
-    user = await repository.get_user_by_email(session, data.email)
-    if user is None:
-        await passwords.verify_dummy_async(data.password)
-        await _refuse_login(uow, settings, data.email, None, client, "unknown_email")
-    if not await passwords.verify_password_async(user.password_hash, data.password):
-        await _refuse_login(uow, settings, data.email, user.id, client, "wrong_password")
-    if user.disabled:
-        await _refuse_login(uow, settings, data.email, user.id, client, "disabled")
-    await lockout.forget_account(uow.redis, data.email)
+    async with lockout.attempt(uow.redis, settings, email=data.email, ip=client.ip) as attempt:
+        user = await repository.get_user_by_email(session, data.email)
+        if user is None:
+            await passwords.verify_dummy_async(data.password)
+            await _refuse_login(uow, attempt, data.email, None, client, "unknown_email")
+        if not await passwords.verify_password_async(user.password_hash, data.password):
+            await _refuse_login(uow, attempt, data.email, user.id, client, "wrong_password")
+        if user.disabled:
+            await _refuse_login(uow, attempt, data.email, user.id, client, "disabled")
+        await attempt.succeed()
     if passwords.needs_rehash(user.password_hash):
         # The only moment the plain password is at hand to move it to current parameters.
         new_hash = await passwords.hash_password_async(data.password)
@@ -120,22 +122,24 @@ async def refresh(
     Refusals count against the client's address like failed logins.
 
     Raises:
-        RateLimited: too many recent failures from this client's address.
+        RateLimited: too many recent failures, or attempts in flight, from this client's
+            address.
         Unauthorized: unknown, used, expired or revoked token, or a disabled account.
     """
-    await lockout.ensure_unlocked(uow.redis, email=None, ip=client.ip)
     session = uow.session
     now = utcnow()
     token_hash = tokens.hash_secret(data.refresh_token)
-    consumed = await repository.consume_refresh_token(session, token_hash, now)
-    if consumed is None:
-        family_id = await repository.find_token_family(session, token_hash)
-        if family_id is not None:
-            await _revoke_reused_family(uow, family_id, client, now)
-        await _refuse_refresh(uow, settings, client)
-    owner = await repository.get_session_owner(session, consumed.session_id)
-    if owner is None or owner.revoked or owner.disabled or consumed.expires_at <= now:
-        await _refuse_refresh(uow, settings, client)
+    async with lockout.attempt(uow.redis, settings, email=None, ip=client.ip) as attempt:
+        consumed = await repository.consume_refresh_token(session, token_hash, now)
+        if consumed is None:
+            family_id = await repository.find_token_family(session, token_hash)
+            if family_id is not None:
+                await _revoke_reused_family(uow, family_id, client, now)
+            await _refuse_refresh(uow, attempt, client)
+        owner = await repository.get_session_owner(session, consumed.session_id)
+        if owner is None or owner.revoked or owner.disabled or consumed.expires_at <= now:
+            await _refuse_refresh(uow, attempt, client)
+        await attempt.succeed()
     await repository.touch_session(session, consumed.session_id, now)
     return await _issue_pair(
         session,
@@ -377,7 +381,7 @@ async def create_admin(
 
 async def _refuse_login(
     uow: UnitOfWork,
-    settings: Settings,
+    attempt: lockout.Attempt,
     email: str,
     user_id: str | None,
     client: ClientInfo,
@@ -388,7 +392,7 @@ async def _refuse_login(
     Raises:
         Unauthorized: always.
     """
-    locks = await lockout.record_failure(uow.redis, settings, email=email, ip=client.ip)
+    locks = await attempt.fail()
     # The email field may hold a mistyped password: keep it only if it looks like an address.
     shown_email = email if _looks_like_email(email) else None
     async with uow.abandon() as own:
@@ -424,13 +428,15 @@ async def _revoke_reused_family(
     logger.warning("auth.refresh_reuse", session_id=family_id)
 
 
-async def _refuse_refresh(uow: UnitOfWork, settings: Settings, client: ClientInfo) -> NoReturn:
+async def _refuse_refresh(
+    uow: UnitOfWork, attempt: lockout.Attempt, client: ClientInfo
+) -> NoReturn:
     """Count the failure against the client's address, audit a lock it starts, refuse.
 
     Raises:
         Unauthorized: always.
     """
-    locks = await lockout.record_failure(uow.redis, settings, email=None, ip=client.ip)
+    locks = await attempt.fail()
     if locks:
         async with uow.abandon() as own:
             await _record_locks(own, locks, client, user_id=None, email=None)

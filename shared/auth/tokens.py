@@ -12,11 +12,12 @@ import hashlib
 import secrets
 import uuid
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
 import jwt
 import msgspec
 
+from shared import ids
 from shared.auth.schemas import Role
 from shared.clock import utcnow
 from shared.config import Settings
@@ -34,15 +35,20 @@ _REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti", "iss", "aud"]
 
 
 class AccessClaims(msgspec.Struct, frozen=True, kw_only=True):
-    """The claims an access token must carry; ``sid`` names its login session."""
+    """The claims an access token must carry; ``sid`` names its login session.
 
-    sub: str
+    Ids must have the exact shape the server issues: a signed token is trusted for its
+    signature, not for what its values would do in a query (a NUL byte was a 500), and a
+    token without its session could not be revoked by logging out.
+    """
+
+    sub: Annotated[str, ids.shape("usr")]
     role: Role
     typ: Literal["access"]
     jti: str
     iat: int
     exp: int
-    sid: str | None = None
+    sid: Annotated[str, ids.shape("ses")]
 
 
 class ApiKeySecret(msgspec.Struct, frozen=True):
@@ -58,7 +64,7 @@ def create_access_token(
     *,
     user_id: str,
     role: str,
-    session_id: str | None,
+    session_id: str,
     now: datetime | None = None,
 ) -> str:
     """Sign an access token with the current key, valid for ``ACCESS_TOKEN_TTL`` seconds."""
@@ -73,14 +79,15 @@ def create_access_token(
         "aud": settings.jwt_audience,
         "iat": int(issued.timestamp()),
         "exp": int((issued + timedelta(seconds=settings.access_token_ttl)).timestamp()),
+        "sid": session_id,
     }
-    if session_id is not None:
-        claims["sid"] = session_id
     return jwt.encode(claims, key.secret, algorithm=ALGORITHM, headers={"kid": key.kid})
 
 
 def decode_access_token(settings: Settings, token: str) -> AccessClaims:
     """Verify signature, algorithm, key id, issuer, audience and lifetime; return the claims.
+
+    Every claim of :class:`AccessClaims` must be present and of its exact shape.
 
     Raises:
         TokenExpired: a genuine token whose ``exp`` has passed.

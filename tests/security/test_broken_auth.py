@@ -20,6 +20,7 @@ import pytest
 
 from shared.clock import utcnow
 from shared.config import Settings
+from shared.ids import new_id
 from tests.conftest import TestUser
 from tests.support.admin import make_admin, problem
 
@@ -29,8 +30,9 @@ ATTACKER_SECRET = "attacker-secret-0123456789abcdefghijklmnopqrstuvwxyz"  # prag
 
 
 def _resign(token: str, secret: str, kid: str | None = None, **claims: Any) -> str:
-    """``token`` with ``claims`` changed, signed HS256 with ``secret`` (and ``kid``)."""
+    """``token`` with ``claims`` changed (``None``: removed), signed HS256 with ``secret``."""
     payload = jwt.decode(token, options={"verify_signature": False}) | claims
+    payload = {name: value for name, value in payload.items() if value is not None}
     header_kid = kid or jwt.get_unverified_header(token)["kid"]
     return jwt.encode(payload, secret, algorithm="HS256", headers={"kid": header_kid})
 
@@ -74,9 +76,16 @@ FORGERIES: dict[str, tuple[Callable[[str, Settings], str], str]] = {
         "unauthorized",
     ),
     "unknown user": (
-        lambda token, s: _resign(token, s.jwt_keys[0].secret, sub="usr_nobody"),
+        lambda token, s: _resign(token, s.jwt_keys[0].secret, sub=new_id("usr")),
         "unauthorized",
     ),
+    # Was a 500: the id went to Postgres, which refuses NUL bytes.
+    "NUL byte in the user id": (
+        lambda token, s: _resign(token, s.jwt_keys[0].secret, sub="usr_\x00"),
+        "unauthorized",
+    ),
+    # Logging out could not end such a token: it names no session.
+    "no session": (lambda token, s: _resign(token, s.jwt_keys[0].secret, sid=None), "unauthorized"),
     "tampered payload": (_tampered, "unauthorized"),
 }
 

@@ -15,10 +15,12 @@ from sqlalchemy import text
 from shared.clock import utcnow
 from shared.config import Settings
 from shared.db.engine import Database
+from tests.conftest import TestUser
 
 API = "/api/v1"
 PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "a different passphrase entirely"
+ATTACKER_SECRET = "attacker-secret-0123456789abcdefghijklmnop"  # pragma: allowlist secret
 
 
 def email() -> str:
@@ -62,12 +64,16 @@ async def create_key(api: httpx.AsyncClient, token: str, **fields: Any) -> dict[
     return body
 
 
-def forge(settings: Settings, *, secret: str | None = None, **overrides: Any) -> str:
-    """An access token like the gateway's, with any claim or header changed."""
+def forge(
+    settings: Settings, user: TestUser, *, secret: str | None = None, **overrides: Any
+) -> str:
+    """An access token like ``user``'s own, with any claim or header changed."""
     key = settings.jwt_keys[0]
     now = int(utcnow().timestamp())
+    genuine = jwt.decode(user.access_token, options={"verify_signature": False})
     claims = {
-        "sub": overrides.pop("sub", "usr_unknown"),
+        "sub": user.user_id,
+        "sid": genuine["sid"],
         "role": "user",
         "typ": "access",
         "jti": uuid.uuid4().hex,
@@ -260,7 +266,7 @@ async def test_expired_access_token_says_token_expired(
 ) -> None:
     user = await make_user()
     now = int(utcnow().timestamp())
-    token = forge(settings, sub=user.user_id, iat=now - 3600, exp=now - 600)
+    token = forge(settings, user, iat=now - 3600, exp=now - 600)
     problem(await me(api, token), 401, "token_expired")
 
 
@@ -268,20 +274,20 @@ async def test_tampered_access_tokens_are_refused(
     api: httpx.AsyncClient, settings: Settings, make_user: Any
 ) -> None:
     user = await make_user()
-    assert (await me(api, forge(settings, sub=user.user_id))).status_code == 200  # the control
+    assert (await me(api, forge(settings, user))).status_code == 200  # the control
     alg_none = jwt.encode(
-        jwt.decode(forge(settings, sub=user.user_id), options={"verify_signature": False}),
+        jwt.decode(forge(settings, user), options={"verify_signature": False}),
         key=None,
         algorithm="none",
         headers={"kid": settings.jwt_keys[0].kid},
     )
     forged = [
         alg_none,
-        forge(settings, sub=user.user_id, aud="another-api"),
-        forge(settings, sub=user.user_id, iss="https://evil.example"),
-        forge(settings, sub=user.user_id, secret="attacker-secret-0123456789abcdefghijklmnop"),
-        forge(settings, sub=user.user_id, kid="unknown-key"),
-        forge(settings, sub=user.user_id, typ="refresh"),
+        forge(settings, user, aud="another-api"),
+        forge(settings, user, iss="https://evil.example"),
+        forge(settings, user, secret=ATTACKER_SECRET),
+        forge(settings, user, kid="unknown-key"),
+        forge(settings, user, typ="refresh"),
     ]
     for token in forged:
         body = problem(await me(api, token), 401, "unauthorized")

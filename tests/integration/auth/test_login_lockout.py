@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -29,6 +29,8 @@ API = "/api/v1"
 ACCOUNT_LIMIT = 3
 IP_LIMIT = 6
 LOCK = 60
+LOCKED = "too many failed sign-in attempts; retry later"
+BUSY = "too many sign-in attempts at once; retry shortly"
 
 
 def email() -> str:
@@ -89,6 +91,20 @@ class Caller:
         )
 
 
+@pytest.fixture
+def verified(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The passwords the served app checks from now on (an unknown email's against a dummy)."""
+    checked: list[str] = []
+    real = passwords.verify_password_async
+
+    async def verify(password_hash: str, password: str) -> bool:
+        checked.append(password)
+        return await real(password_hash, password)
+
+    monkeypatch.setattr(passwords, "verify_password_async", verify)
+    return checked
+
+
 def locked(response: httpx.Response, longest: int = LOCK) -> dict[str, Any]:
     """A 429 with Retry-After within the lock; the body without its request id."""
     body = problem(response, 429, "rate_limited")
@@ -123,7 +139,7 @@ async def test_an_account_locks_after_repeated_failures_like_an_unknown_email(
         problem(await stranger.login(unknown, "not the password"), 401, "unauthorized")
     refused_unknown = locked(await stranger.login(unknown))
     assert refused_known == refused_unknown  # nothing tells which account exists
-    assert refused_known["detail"] == "too many failed sign-in attempts; retry later"
+    assert refused_known["detail"] == LOCKED
 
     # The lock is on the account: the same address signs in to another one.
     other = await caller.register()
@@ -141,36 +157,20 @@ async def test_an_account_locks_after_repeated_failures_like_an_unknown_email(
 
 
 async def test_locked_attempts_are_refused_before_any_password_check(
-    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, verified: list[str]
 ) -> None:
     caller = Caller(client)
     known, unknown = await caller.register(), email()
     for account in (known, unknown):
         for _ in range(ACCOUNT_LIMIT):
             await caller.login(account, "not the password")
-    verified: list[str] = []
-
-    def counting(name: str, real: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        async def verify(*args: Any) -> Any:
-            verified.append(name)
-            return await real(*args)
-
-        return verify
-
-    monkeypatch.setattr(
-        passwords,
-        "verify_password_async",
-        counting("password", passwords.verify_password_async),
-    )
-    monkeypatch.setattr(
-        passwords, "verify_dummy_async", counting("dummy", passwords.verify_dummy_async)
-    )
+    verified.clear()
     locked(await caller.login(known))
     locked(await caller.login(known, "another guess"))
     locked(await caller.login(unknown, "another guess"))
     assert verified == []
     problem(await Caller(client).login(email(), "x" * 12), 401, "unauthorized")
-    assert verified[0] == "dummy"  # the control: an unlocked attempt is verified
+    assert verified == ["x" * 12]  # the control: an unlocked attempt is verified
 
 
 async def test_an_address_locks_after_failures_across_accounts_and_refreshes(
@@ -196,6 +196,67 @@ async def test_an_address_locks_after_failures_across_accounts_and_refreshes(
     locked(await guesser.refresh(pair["refresh_token"]))
     locked(await guesser.login(known))  # the same limiter guards both endpoints
     assert (await victim.refresh(pair["refresh_token"])).status_code == 200
+
+
+async def test_concurrent_guesses_at_one_account_get_no_more_checks_than_its_limit(
+    client: httpx.AsyncClient, db: Database, verified: list[str]
+) -> None:
+    # Each guess from an address of its own: only the account's count can hold them back.
+    known, unknown = await Caller(client).register(), email()
+    answers = {
+        account: await asyncio.gather(
+            *(Caller(client).login(account, f"guess {n}") for n in range(30))
+        )
+        for account in (known, unknown)
+    }
+    # The same answers for both, so they never tell which account exists: 401s up to the
+    # limit, then 429s, the attempts at once or the lock saying so, as the timing has it.
+    for responses in answers.values():
+        refused = [response for response in responses if response.status_code != 401]
+        assert len(responses) - len(refused) == ACCOUNT_LIMIT
+        assert {locked(response)["detail"] for response in refused} <= {BUSY, LOCKED}
+    assert len(verified) == 2 * ACCOUNT_LIMIT
+    # Then the lock holds even the right password.
+    assert locked(await Caller(client).login(known))["detail"] == LOCKED
+    async with db.engine.connect() as connection:
+        failures = await connection.scalar(
+            text(
+                "SELECT count(*) FROM audit_events WHERE action = 'auth.login_failed'"
+                " AND details->>'email' = :email"
+            ),
+            {"email": known},
+        )
+    assert failures == ACCOUNT_LIMIT
+
+
+async def test_concurrent_guesses_from_one_address_get_no_more_checks_than_its_limit(
+    client: httpx.AsyncClient, verified: list[str]
+) -> None:
+    victim = Caller(client)
+    known = await victim.register()
+    pair = (await victim.login(known)).json()
+    verified.clear()
+    sprayer = Caller(client)
+    responses = await asyncio.gather(
+        *(sprayer.login(email(), "Winter2026!") for _ in range(15)),
+        *(sprayer.refresh(uuid.uuid4().hex) for _ in range(15)),
+    )
+    refused = [response for response in responses if response.status_code != 401]
+    assert len(responses) - len(refused) == IP_LIMIT
+    for response in refused:
+        locked(response)
+    assert len(verified) <= IP_LIMIT  # the refreshes among the 401s checked no password
+    locked(await sprayer.login(known))
+    assert (await victim.refresh(pair["refresh_token"])).status_code == 200
+
+
+async def test_concurrent_sign_ins_with_the_right_password_all_get_in(
+    client: httpx.AsyncClient,
+) -> None:
+    known = await Caller(client).register()
+    responses = await asyncio.gather(*(Caller(client).login(known) for _ in range(ACCOUNT_LIMIT)))
+    assert [response.status_code for response in responses] == [200] * ACCOUNT_LIMIT
+    assert (await Caller(client).login(known)).status_code == 200  # every place was given back
 
 
 async def test_ipv6_addresses_are_counted_by_their_64(client: httpx.AsyncClient) -> None:
@@ -253,7 +314,7 @@ async def test_lock_lengths_double_up_to_the_window(settings: Settings, redis: A
         login_failure_window=300,
     )
     ip, account = address(), email()
-    started = [await lockout.record_failure(redis, tight, email=account, ip=ip) for _ in range(6)]
+    started = [await lockout.Attempt(redis, tight, email=account, ip=ip).fail() for _ in range(6)]
     assert started == [
         [],
         [lockout.Lock("account", 60)],
@@ -275,7 +336,7 @@ async def test_redis_down_fails_open(settings: Settings) -> None:
         assert (await caller.login(known)).status_code == 200
     dead = connect("redis://127.0.0.1:1/0")
     try:
-        await lockout.ensure_unlocked(dead, email=known, ip="192.0.2.1")
-        assert await lockout.record_failure(dead, broken, email=known, ip="192.0.2.1") == []
+        async with lockout.attempt(dead, broken, email=known, ip="192.0.2.1") as attempt:
+            assert await attempt.fail() == []
     finally:
         await dead.aclose()

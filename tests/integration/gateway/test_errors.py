@@ -31,6 +31,20 @@ async def test_invalid_json_is_400(api: httpx.AsyncClient) -> None:
     assert_problem(response, 400, "invalid_json")
 
 
+async def test_a_bad_request_that_is_not_about_the_body_is_no_json_error(
+    api: httpx.AsyncClient,
+) -> None:
+    # Was 400 invalid_json "Request body is not valid JSON", for a body that was fine.
+    response = await api.post(
+        "/api/v1/auth/login",
+        json={"email": "a@example.com", "password": "x" * 12},
+        headers={"Host": "a b"},
+    )
+    body = assert_problem(response, 400, "bad_request")
+    assert body["title"] == "Bad request"
+    assert body["detail"] == "Invalid host header"
+
+
 async def test_validation_lists_fields(api: httpx.AsyncClient) -> None:
     response = await api.post(
         "/api/v1/auth/register", json={"email": "a@example.com", "password": "short"}
@@ -135,6 +149,17 @@ async def test_openapi_document_lists_the_errors_handlers_declare(api: httpx.Asy
     ]:
         assert status in paths[path][method]["responses"], (path, method, status)
     assert "402" not in paths["/api/v1/schedules"]["post"]["responses"]
+
+
+async def test_openapi_document_names_every_code_of_a_status(api: httpx.AsyncClient) -> None:
+    paths = (await api.get("/api/v1/openapi.json")).json()["paths"]
+    no_body = paths["/api/v1/me"]["get"]["responses"]["400"]["description"]
+    assert no_body == "Bad request (`bad_request`)"
+    with_body = paths["/api/v1/jobs"]["post"]["responses"]["400"]["description"]
+    assert "`bad_request`" in with_body
+    assert "`invalid_json`" in with_body
+    conflicts = paths["/api/v1/schedules"]["post"]["responses"]["409"]["description"]
+    assert "`idempotency_conflict`" in conflicts
 
 
 async def test_openapi_document_admits_integers_where_numbers_are(api: httpx.AsyncClient) -> None:

@@ -16,10 +16,13 @@ from shared.auth import tokens
 from shared.clock import utcnow
 from shared.config import Settings, load_settings
 from shared.errors import TokenExpired, Unauthorized
+from shared.ids import new_id
 
 # 64 bytes, so PyJWT has no key-length warning even for the HS512 attempt below.
 NEW_SECRET = "new-signing-secret-" + "0123456789abcdefghijklmnopqrstuvwxyz" + "ABCDEFGHIJ"
 OLD_SECRET = "old-signing-secret-0123456789abcdefghijkl"
+USER = "usr_01HZY3K8Q5V7W9X2M4N6P8R0ST"  # pragma: allowlist secret
+SESSION = "ses_01HZY3K8Q5V7W9X2M4N6P8R0SV"  # pragma: allowlist secret
 BASE_ENV = {
     "DATABASE_URL": "postgresql://ghostpen:pw@db.internal:5432/ghostpen",
     "REDIS_URL": "redis://cache:6379/0",
@@ -38,7 +41,7 @@ def settings() -> Settings:
 def claims(settings: Settings, **overrides: object) -> dict[str, object]:
     now = int(utcnow().timestamp())
     base: dict[str, object] = {
-        "sub": "usr_1",
+        "sub": USER,
         "role": "user",
         "typ": "access",
         "jti": "a" * 32,
@@ -46,7 +49,7 @@ def claims(settings: Settings, **overrides: object) -> dict[str, object]:
         "aud": settings.jwt_audience,
         "iat": now,
         "exp": now + 600,
-        "sid": "ses_1",
+        "sid": SESSION,
     }
     base.update(overrides)
     return {key: value for key, value in base.items() if value is not None}
@@ -71,15 +74,15 @@ def refused(settings: Settings, token: str) -> Unauthorized:
 def test_access_token_round_trip_carries_the_contract_claims(settings: Settings) -> None:
     now = utcnow()
     token = tokens.create_access_token(
-        settings, user_id="usr_1", role="admin", session_id="ses_1", now=now
+        settings, user_id=USER, role="admin", session_id=SESSION, now=now
     )
     header = jwt.get_unverified_header(token)
     assert header["alg"] == "HS256"
     assert header["kid"] == "new"
     decoded = tokens.decode_access_token(settings, token)
-    assert decoded.sub == "usr_1"
+    assert decoded.sub == USER
     assert decoded.role == "admin"
-    assert decoded.sid == "ses_1"
+    assert decoded.sid == SESSION
     assert decoded.typ == "access"
     assert re.fullmatch(r"[0-9a-f]{32}", decoded.jti)
     assert decoded.iat == int(now.timestamp())
@@ -93,22 +96,24 @@ def test_every_token_has_its_own_jti(settings: Settings) -> None:
     first, second = (
         tokens.decode_access_token(
             settings,
-            tokens.create_access_token(settings, user_id="usr_1", role="user", session_id=None),
+            tokens.create_access_token(
+                settings, user_id=new_id("usr"), role="user", session_id=new_id("ses")
+            ),
         )
         for _ in range(2)
     )
     assert first.jti != second.jti
-    assert first.sid is None
+    assert first.sub != second.sub  # new ids have the shape the tokens require
 
 
 def test_a_retired_signing_key_still_verifies_while_configured() -> None:
     before = make_settings(f"old:{OLD_SECRET}")
     after = make_settings(f"new:{NEW_SECRET},old:{OLD_SECRET}")
-    token = tokens.create_access_token(before, user_id="usr_1", role="user", session_id=None)
-    assert tokens.decode_access_token(after, token).sub == "usr_1"
+    token = tokens.create_access_token(before, user_id=USER, role="user", session_id=SESSION)
+    assert tokens.decode_access_token(after, token).sub == USER
     assert (
         jwt.get_unverified_header(
-            tokens.create_access_token(after, user_id="usr_1", role="user", session_id=None)
+            tokens.create_access_token(after, user_id=USER, role="user", session_id=SESSION)
         )["kid"]
         == "new"
     )
@@ -126,7 +131,7 @@ def test_expired_token_raises_token_expired(settings: Settings) -> None:
 
 def test_small_clock_skew_is_tolerated(settings: Settings) -> None:
     now = int(utcnow().timestamp())
-    assert tokens.decode_access_token(settings, sign(claims(settings, iat=now + 3))).sub == "usr_1"
+    assert tokens.decode_access_token(settings, sign(claims(settings, iat=now + 3))).sub == USER
 
 
 def test_expired_and_forged_is_just_unauthorized(settings: Settings) -> None:
@@ -167,7 +172,9 @@ def test_wrong_audience_or_issuer_is_refused(settings: Settings) -> None:
     refused(settings, sign(claims(settings, iss="https://evil.example")))
 
 
-@pytest.mark.parametrize("missing", ["exp", "iat", "sub", "jti", "iss", "aud", "role", "typ"])
+@pytest.mark.parametrize(
+    "missing", ["exp", "iat", "sub", "jti", "iss", "aud", "role", "typ", "sid"]
+)
 def test_every_required_claim_must_be_present(settings: Settings, missing: str) -> None:
     payload = claims(settings)
     del payload[missing]
@@ -178,7 +185,33 @@ def test_claims_of_the_wrong_kind_are_refused(settings: Settings) -> None:
     refused(settings, sign(claims(settings, typ="refresh")))
     refused(settings, sign(claims(settings, role="root")))
     refused(settings, sign(claims(settings, sub=42)))
+    refused(settings, sign(claims(settings, jti=42)))
     refused(settings, sign(claims(settings, iat=int(utcnow().timestamp()) + 3600)))
+
+
+@pytest.mark.parametrize(
+    ("claim", "value"),
+    [
+        ("sub", "usr_\x00"),  # was a 500: Postgres refuses NUL bytes
+        ("sub", USER[:-1] + "\x00"),
+        ("sub", USER + "\n"),
+        ("sub", USER.lower()),
+        ("sub", USER[:-1] + "U"),  # not in the ULID alphabet
+        ("sub", "usr_8" + USER[5:]),  # a time past the ULID range
+        ("sub", USER + "0"),
+        ("sub", SESSION),
+        ("sub", "usr_nobody"),
+        ("sid", USER),
+        ("sid", ""),
+        ("sid", 1),
+        ("sid", None),
+    ],
+)
+def test_ids_must_have_the_shape_the_server_issues(
+    settings: Settings, claim: str, value: object
+) -> None:
+    payload = claims(settings) | {claim: value}  # None stays: a JSON null
+    refused(settings, sign(payload))
 
 
 @pytest.mark.parametrize(
@@ -211,7 +244,7 @@ def test_token_lifetime_follows_settings() -> None:
     settings = make_settings(ACCESS_TOKEN_TTL="5m")
     now = utcnow()
     token = tokens.create_access_token(
-        settings, user_id="usr_1", role="user", session_id=None, now=now - timedelta(minutes=4)
+        settings, user_id=USER, role="user", session_id=SESSION, now=now - timedelta(minutes=4)
     )
     decoded = tokens.decode_access_token(settings, token)
     assert decoded.exp - decoded.iat == 300
