@@ -110,6 +110,8 @@ def _errors_for(
         found.append(errors.Conflict)
     if any(getattr(p, "name", None) == "Idempotency-Key" for p in operation.parameters or ()):
         found.append(errors.IdempotencyConflict)
+    if method != "get":  # in production, sent over plain HTTP through the proxy (a GET: 308)
+        found.append(errors.HttpsRequired)
     return list(dict.fromkeys(found))
 
 
