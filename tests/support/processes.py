@@ -118,11 +118,18 @@ class Platform:
 
 
 def platform_env(
-    fake: FakeOpenAI, database_url: str, redis_url: str, extra_env: dict[str, str] | None = None
+    fake: FakeOpenAI,
+    database_url: str,
+    redis_url: str,
+    extra_env: dict[str, str] | None = None,
+    *,
+    measured: bool = True,
 ) -> dict[str, str]:
-    """This process's environment without GhostPen or OpenAI settings, plus the test ones."""
+    """This process's environment without GhostPen or OpenAI settings, plus the test ones;
+    without the coverage settings when not ``measured`` (the processes then run at full speed)."""
+    dropped = ("OPENAI", "GHOSTPEN") if measured else ("OPENAI", "GHOSTPEN", "COVERAGE_")
     return {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "GHOSTPEN"))},
+        **{k: v for k, v in os.environ.items() if not k.startswith(dropped)},
         **base_env(database_url, redis_url, fake),
         **(extra_env or {}),
     }
@@ -140,11 +147,13 @@ def run_platform(
     gateways: int = 1,
     workers: int = 1,
     extra_env: dict[str, str] | None = None,
+    measured: bool = True,
 ) -> Iterator[Platform]:
     """Migrate a fresh database, start the processes, wait until ready; SIGTERM them after."""
     database_url, drop = create_test_database(postgres_admin_url())
     redis_url, release = claim_redis_db(redis_base_url())
-    fleet = Fleet(platform_env(fake, database_url, redis_url, extra_env), logs)
+    env = platform_env(fake, database_url, redis_url, extra_env, measured=measured)
+    fleet = Fleet(env, logs)
     try:
         migrate(fleet.env)
         for _ in range(gateways):
